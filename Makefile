@@ -1,0 +1,123 @@
+# sluice: one entry point. See README.md.
+#
+#   make deps      install the Debian packages the project needs (quiet when present)
+#   make           build everything under build/
+#   make check     deps, build, then every test suite (unit, bpf, e2e)
+#   make bench     benchmarks, one JSON object per line (never part of check)
+#   make demo      deps, build, run the lab demo end to end
+#   make install   DESTDIR= PREFIX=/usr/local
+#   make clean
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+B       := build
+ARCH_INC := /usr/include/$(shell gcc -dumpmachine)
+
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+
+DEPS := clang llvm gcc make pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
+	libmnl-dev libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev \
+	iproute2 ethtool nginx-light curl
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
+	-Iinclude -I$(B) -Idaemon
+PKGS    := libbpf libconfig libnl-3.0 libnl-route-3.0 libmnl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
+BPF_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -target bpf \
+	-I$(ARCH_INC) -Iinclude -Ibpf
+
+BPF_SRC   := $(wildcard bpf/*.bpf.c)
+BPF_OBJ   := $(patsubst bpf/%.bpf.c,$(B)/%.bpf.o,$(BPF_SRC))
+SKELS     := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
+BENCH_BPF := $(patsubst bench/%.bpf.c,$(B)/%.bpf.o,$(wildcard bench/*.bpf.c))
+BENCH_SKELS := $(BENCH_BPF:.bpf.o=.skel.h)
+
+# daemon/*.c except main.c form a library the tests link against.
+CORE_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CORE_OBJ  := $(patsubst daemon/%.c,$(B)/daemon/%.o,$(CORE_SRC))
+CORE_LIB  := $(B)/libsluice.a
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+BPF_TESTS  := $(patsubst tests/bpf/%.c,$(B)/tests/bpf/%,$(wildcard tests/bpf/test_*.c))
+BPF_TEST_LIB := $(filter-out $(wildcard tests/bpf/test_*.c),$(wildcard tests/bpf/*.c))
+E2E_TOOLS  := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(wildcard tests/e2e/*.c))
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
+
+.DELETE_ON_ERROR:
+.PHONY: all deps check unit bpf-test e2e bench demo install clean
+
+all: $(B)/sluiced $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TOOLS) $(BENCH_BINS)
+
+deps:
+	@./tests/deps.sh $(DEPS)
+
+$(B)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/sluice/*.h) | $(B)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/%.bpf.o: bench/%.bpf.c $(wildcard include/sluice/*.h) | $(B)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/%.skel.h: $(B)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(B)/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) $(wildcard include/sluice/*.h) $(SKELS) | $(B)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/sluiced: $(B)/daemon/main.o $(CORE_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/unit/%: tests/unit/%.c $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lcmocka
+
+$(B)/tests/bpf/%: tests/bpf/%.c $(BPF_TEST_LIB) $(wildcard tests/bpf/*.h) $(SKELS) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $< $(BPF_TEST_LIB) $(CORE_LIB) $(PKG_LIBS) -lcmocka
+
+$(B)/tests/e2e/%: tests/e2e/%.c $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
+
+$(B)/bench/%: bench/%.c $(SKELS) $(BENCH_SKELS) $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lm
+
+$(B):
+	@mkdir -p $(B)
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@./tests/run.sh unit bpf e2e
+
+unit: all
+	@./tests/run.sh unit
+
+bpf-test: all
+	@./tests/run.sh bpf
+
+e2e: all
+	@./tests/run.sh e2e
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@./bench/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@./tests/e2e/demo.sh
+
+install: $(B)/sluiced
+	install -D -m 0755 $(B)/sluiced $(DESTDIR)$(PREFIX)/sbin/sluiced
+	install -D -m 0644 packaging/sluice.conf.example $(DESTDIR)$(PREFIX)/share/doc/sluice/sluice.conf.example
+	install -D -m 0644 packaging/sluiced.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sluiced.service
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What the XDP program and userspace both see: map names, keys, values,
+ * limits. Fixed-size structs only; addresses are 16 bytes for both
+ * families (IPv4 in addr[0], the rest zero) so one key type serves both.
+ *
+ * Any change to a struct or map below must bump SL_LAYOUT_VERSION: the
+ * daemon refuses pinned maps of another version (libbpf compares only
+ * type, sizes and flags).
+ */
+#ifndef SLUICE_MAPS_H
+#define SLUICE_MAPS_H
+
+#include <linux/types.h>
+
+#define SL_LAYOUT_VERSION 1
+
+#define SL_MAX_SERVICES   4096
+#define SL_MAX_BACKENDS   65536     /* ids 1..65535; 0 means "none" */
+#define SL_MAX_IFACES     256
+#define SL_MAGLEV_MAX     65537     /* largest per-service table (prime) */
+#define SL_MAGLEV_FACTOR  100       /* default size: smallest prime >= 100 x backends */
+#define SL_PROBES         3         /* further candidates after the first */
+#define SL_CONN_DEFAULT   1048576   /* connection table entries */
+#define SL_TCP_OPT_MAX    40
+#define SL_IPV6_EXT_MAX   6         /* extension headers walked before giving up */
+
+enum sl_family { SL_AF_INET = 4, SL_AF_INET6 = 6 };
+
+/* (address, port, protocol): a service's VIP or a backend's address. */
+struct sl_l4addr {
+	__be32 addr[4];
+	__be16 port;
+	__u8   proto;               /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8   family;              /* enum sl_family */
+};
+
+/* sl_vips: every VIP address, to tell "ours" for packets without ports. */
+struct sl_vip_key {
+	__be32 addr[4];
+	__u32  family;
+};
+
+/* Connection table key: the client-side 5-tuple as the client sent it. */
+struct sl_flow_key {
+	__be32 src[4];              /* client */
+	__be32 dst[4];              /* VIP */
+	__be16 sport;
+	__be16 dport;
+	__u8   proto;
+	__u8   family;
+	__u16  pad;
+};
+
+enum sl_mode      { SL_MODE_NAT = 0, SL_MODE_DSR = 1 };
+enum sl_sched     { SL_SCHED_MAGLEV = 0, SL_SCHED_P2C = 1 };
+enum sl_reject    { SL_REJECT_RST = 0, SL_REJECT_DROP = 1 };
+enum sl_on_trip   { SL_TRIP_RESET = 0, SL_TRIP_KEEP = 1 };
+
+/* sl_svc: struct sl_l4addr (VIP) -> struct sl_svc. Written by the daemon. */
+struct sl_svc {
+	__u32 id;                   /* index into per-service arrays, < SL_MAX_SERVICES */
+	__u32 maglev_size;          /* M of its table, for tools: the data path reads M from
+	                               slot 0 of the table itself (sl_maglev: M + 1 entries) */
+	__u32 max_conns;            /* 0: unlimited */
+	__u32 connect_timeout_ms;
+	__u32 idle_timeout_s;
+	__u8  mode;                 /* enum sl_mode */
+	__u8  sched;                /* enum sl_sched */
+	__u8  reject;               /* enum sl_reject */
+	__u8  on_trip;              /* enum sl_on_trip */
+	__u8  max_ejection_pct;
+	__u8  redispatch_max;
+	__u8  panic;
+	__u8  flags;
+	__u32 reserved[4];
+};
+
+enum sl_bk_flags {
+	SL_BK_F_ACTIVE = 1 << 0,    /* slot in use */
+	SL_BK_F_NH     = 1 << 1,    /* next hop below is valid */
+	SL_BK_F_GONE   = 1 << 2,    /* removed from the config: no new flows,
+	                               established ones finish; freed when none is left */
+};
+
+enum sl_breaker {                   /* written by the daemon, read per new flow */
+	SL_BRK_CLOSED = 0, SL_BRK_OPEN, SL_BRK_HALF_OPEN, SL_BRK_DRAINING,
+};
+
+/* sl_backend: array by backend id. Written by the daemon only. */
+struct sl_backend {
+	struct sl_l4addr addr;      /* backend address:port */
+	__u32 svc_id;
+	__u32 flags;                /* enum sl_bk_flags */
+	__u32 weight;
+	__u32 max_conns;            /* 0: unlimited */
+	__u32 max_pending;          /* 0: unlimited */
+	__u8  breaker;              /* enum sl_breaker */
+	__u8  pad[3];
+	/* next hop towards the backend, resolved by the daemon */
+	__u32 nh_ifindex;
+	__u8  nh_dmac[6];
+	__u8  nh_smac[6];
+	__u32 reserved[4];
+};
+
+/*
+ * sl_bk_live: array by backend id, mmapable. Moved with atomic adds by the
+ * data path (admission, close) and by the daemon's reconciler (deltas), so
+ * neither side ever overwrites the other.
+ */
+struct sl_bk_live {
+	__s32 active;               /* established + pending */
+	__s32 pending;
+	__s32 trial_tokens;         /* HALF_OPEN admissions left */
+	__u32 reserved;
+};
+
+struct sl_svc_live {
+	__s32 active;
+	__u32 reserved[3];
+};
+
+/* sl_rev: backend struct sl_l4addr -> how to rebuild the forward key. */
+struct sl_rev {
+	__u32 bk_id;
+	__u32 svc_id;
+	struct sl_l4addr vip;
+};
+
+enum sl_conn_state {
+	SL_CONN_UDP = 0,
+	SL_CONN_PENDING,            /* SYN sent to the backend, no SYN-ACK yet */
+	SL_CONN_ESTABLISHED,
+	SL_CONN_CLOSING,            /* FIN or RST seen */
+};
+
+enum sl_conn_flags {
+	SL_CONN_F_REV_NH   = 1 << 0,  /* rev_* next hop is valid */
+	SL_CONN_F_RESET    = 1 << 1,  /* marked for reset (on_trip = reset) */
+	SL_CONN_F_RECOVER  = 1 << 2,  /* created from a mid-flow packet */
+};
+
+/* Connection table value: one entry per flow, both directions. */
+struct sl_conn {
+	__u32 bk_id;
+	__u16 svc_id;
+	__u8  state;                /* enum sl_conn_state */
+	__u8  flags;                /* enum sl_conn_flags */
+	__u64 syn_ns;               /* bpf_ktime_get_ns() at admission */
+	__u64 seen_ns;              /* last seen, written only when > 1 s stale */
+	/* next hop back to the client, found once per flow */
+	__u32 rev_ifindex;
+	__u8  rev_dmac[6];
+	__u8  rev_smac[6];
+	/* what rebuilds the client's SYN (redispatch) */
+	__u32 isn;
+	__u16 win;
+	__u8  tos;                  /* IPv4 TOS / IPv6 traffic class */
+	__u8  ttl;                  /* IPv4 TTL / IPv6 hop limit */
+	__be32 flowlabel;
+	__u8  opt_len;
+	__u8  redispatches;
+	__u16 rev_gen;              /* low bits of sl_meta.nh_gen when rev_* was found */
+	__u8  opts[SL_TCP_OPT_MAX];
+};
+
+/* Per-CPU counters. */
+struct sl_svc_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+	__u64 reserved;
+};
+
+struct sl_bk_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+	__u64 conn_refused;         /* resilience issue: RST while PENDING */
+	__u64 conn_timeout;
+	__u64 icmp_unreach;
+	__u64 resets;               /* RST after establishment */
+	__u64 reserved;
+};
+
+/*
+ * sl_addr_filter: a 65,536-bit filter over VIP and backend addresses, so a
+ * packet that is neither to a VIP nor from a backend costs one array load.
+ */
+#define SL_FILTER_WORDS 1024
+static inline __u32 sl_addr_bit(const __be32 *a)
+{
+	__u32 x = a[0] ^ a[1] ^ a[2] ^ a[3];
+
+	return (x * 0x9e3779b1u) >> 16;
+}
+
+/* sl_meta[0]: refuses pins of another layout, tells the applied config. */
+struct sl_meta {
+	__u32 layout_version;
+	__u32 nh_gen;               /* bumped by the daemon on route/neighbour change:
+	                               per-flow reverse next hops older than it are looked up again */
+	__u64 config_hash;
+	__u64 applied_ns;
+	__u64 reserved[4];
+};
+
+#endif
