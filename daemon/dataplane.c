@@ -1,0 +1,868 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Create or adopt the pinned maps, load and attach the XDP program, and
+ * apply a config to the maps as a difference against a mirror of what they
+ * hold. The mirror is read back from the maps on adoption, so a restarted
+ * sluiced knows exactly what its predecessor left.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sluice.skel.h"
+#include "dataplane.h"
+#include "config.h"
+#include "maglev.h"
+#include "log.h"
+
+struct dp_state {
+	struct sl_dp pub;
+	/* mirror of the maps, by id */
+	bool svc_used[SL_MAX_SERVICES];
+	struct sl_l4addr svc_key[SL_MAX_SERVICES];
+	struct sl_svc svc[SL_MAX_SERVICES];
+	__u64 svc_sig[SL_MAX_SERVICES];         /* 0: table content unknown */
+	bool bk_used[SL_MAX_BACKENDS];
+	struct sl_backend bk[SL_MAX_BACKENDS];
+	__u64 filter[SL_FILTER_WORDS];
+	__u32 ifindex[SL_MAX_IFACES];
+	unsigned nr_ifindex;
+	int xdp_flags;
+};
+
+#define ST(dp) ((struct dp_state *)(dp))
+
+static int errf(char *err, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return rc < 0 ? rc : -rc;
+}
+
+static int map_fd(const struct sl_dp *dp, struct bpf_map *m)
+{
+	(void)dp;
+	return bpf_map__fd(m);
+}
+
+#define FD(dp, name) map_fd(dp, (dp)->skel->maps.name)
+
+int sl_dp_prog_fd(const struct sl_dp *dp)
+{
+	return bpf_program__fd(dp->skel->progs.sluice_xdp);
+}
+
+int sl_dp_ensure_bpffs(const char *pin_root, char *err, size_t errlen)
+{
+	const char *base = "/sys/fs/bpf";
+	struct statfs st;
+
+	if (strncmp(pin_root, base, strlen(base)))
+		return 0;       /* elsewhere: the operator's mount */
+	if (statfs(base, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	mkdir(base, 0700);
+	if (mount("bpf", base, "bpf", 0, "mode=0700"))
+		return errf(err, errlen, errno, "cannot mount bpffs at %s: %s", base, strerror(errno));
+	sl_log(LOG_INFO, "mounted bpffs at %s", base);
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[256];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void pin_path(char *buf, size_t len, const char *root, const char *name)
+{
+	snprintf(buf, len, "%s/%s", root, name);
+}
+
+/* ---- mirror ----------------------------------------------------------- */
+
+static int load_mirror(struct dp_state *st)
+{
+	struct sl_dp *dp = &st->pub;
+	struct sl_l4addr key, next;
+	struct sl_svc sv;
+	struct sl_rev rv;
+	void *prev = NULL;
+	__u32 w;
+
+	while (!bpf_map_get_next_key(FD(dp, sl_svc), prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(FD(dp, sl_svc), &key, &sv) || sv.id >= SL_MAX_SERVICES)
+			continue;
+		st->svc_used[sv.id] = true;
+		st->svc_key[sv.id] = key;
+		st->svc[sv.id] = sv;
+	}
+	prev = NULL;
+	while (!bpf_map_get_next_key(FD(dp, sl_rev), prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(FD(dp, sl_rev), &key, &rv) || !rv.bk_id ||
+		    rv.bk_id >= SL_MAX_BACKENDS)
+			continue;
+		if (bpf_map_lookup_elem(FD(dp, sl_backend), &rv.bk_id, &st->bk[rv.bk_id]))
+			continue;
+		st->bk_used[rv.bk_id] = true;
+	}
+	for (w = 0; w < SL_FILTER_WORDS; w++)
+		bpf_map_lookup_elem(FD(dp, sl_addr_filter), &w, &st->filter[w]);
+	return 0;
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+int sl_dp_open(struct sl_dp **out, const struct sl_dp_opts *o, char *err, size_t errlen)
+{
+	struct dp_state *st;
+	struct sl_dp *dp;
+	struct bpf_map *m;
+	char path[320];
+	__u32 zero = 0;
+	int rc, fd;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return errf(err, errlen, ENOMEM, "out of memory");
+	dp = &st->pub;
+	dp->nr_cpus = libbpf_num_possible_cpus();
+	dp->skel = sluice__open();
+	if (!dp->skel) {
+		rc = errf(err, errlen, errno, "cannot open the BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	bpf_map__set_max_entries(dp->skel->maps.sl_conn,
+				 o->conn_table_size ? o->conn_table_size : SL_CONN_DEFAULT);
+
+	if (o->pin_root) {
+		struct sl_meta meta;
+
+		snprintf(dp->pin_root, sizeof(dp->pin_root), "%s", o->pin_root);
+		dp->pinned = true;
+		rc = sl_dp_ensure_bpffs(dp->pin_root, err, errlen);
+		if (rc)
+			goto fail;
+		rc = mkdir_p(dp->pin_root);
+		if (rc) {
+			errf(err, errlen, rc, "cannot create pin root %s: %s", dp->pin_root, strerror(-rc));
+			goto fail;
+		}
+		pin_path(path, sizeof(path), dp->pin_root, "sl_meta");
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			rc = bpf_map_lookup_elem(fd, &zero, &meta);
+			close(fd);
+			if (rc || meta.layout_version != SL_LAYOUT_VERSION) {
+				rc = errf(err, errlen, EEXIST,
+					  "pinned maps in %s have layout version %u, this sluiced uses %u: "
+					  "tear them down with the sluiced that made them (--detach), or remove the pins",
+					  dp->pin_root, rc ? 0 : meta.layout_version, SL_LAYOUT_VERSION);
+				goto fail;
+			}
+			dp->adopted = true;
+		}
+		/* Reuse every pinned map by hand: libbpf's own pin reuse
+		 * refuses a pinned devmap (DESIGN.md, BPF maps). */
+		bpf_object__for_each_map(m, dp->skel->obj) {
+			if (!bpf_map__autocreate(m))
+				continue;
+			pin_path(path, sizeof(path), dp->pin_root, bpf_map__name(m));
+			fd = bpf_obj_get(path);
+			if (fd < 0)
+				continue;
+			rc = bpf_map__reuse_fd(m, fd);
+			close(fd);
+			if (rc) {
+				errf(err, errlen, rc, "cannot reuse pinned map %s: %s", path, strerror(-rc));
+				goto fail;
+			}
+		}
+	}
+
+	rc = sluice__load(dp->skel);
+	if (rc) {
+		errf(err, errlen, rc, "cannot load the XDP program: %s", strerror(-rc));
+		goto fail;
+	}
+	if (dp->pinned) {
+		bpf_object__for_each_map(m, dp->skel->obj) {
+			struct stat sb;
+
+			pin_path(path, sizeof(path), dp->pin_root, bpf_map__name(m));
+			if (stat(path, &sb) == 0)
+				continue;
+			rc = bpf_map__pin(m, path);
+			if (rc) {
+				errf(err, errlen, rc, "cannot pin %s: %s", path, strerror(-rc));
+				goto fail;
+			}
+		}
+	}
+	if (dp->adopted) {
+		__u32 want = o->conn_table_size ? o->conn_table_size : SL_CONN_DEFAULT;
+
+		if (bpf_map__max_entries(dp->skel->maps.sl_conn) != want)
+			sl_log(LOG_WARNING, "pinned connection table holds %u entries, config asks %u: "
+			       "kept (a new size needs --detach and a fresh start)",
+			       bpf_map__max_entries(dp->skel->maps.sl_conn), want);
+		load_mirror(st);
+	} else {
+		struct sl_meta meta = { .layout_version = SL_LAYOUT_VERSION };
+
+		rc = bpf_map_update_elem(FD(dp, sl_meta), &zero, &meta, BPF_ANY);
+		if (rc) {
+			errf(err, errlen, rc, "cannot write sl_meta: %s", strerror(-rc));
+			goto fail;
+		}
+	}
+	*out = dp;
+	return 0;
+fail:
+	sluice__destroy(dp->skel);
+	free(st);
+	return rc ? rc : -EINVAL;
+}
+
+void sl_dp_close(struct sl_dp *dp)
+{
+	if (!dp)
+		return;
+	sluice__destroy(dp->skel);
+	free(ST(dp));
+}
+
+/* ---- apply ------------------------------------------------------------ */
+
+static bool l4_eq(const struct sl_l4addr *a, const struct sl_l4addr *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+__u32 sl_dp_backend_id(const struct sl_dp *dp, const struct sl_l4addr *a)
+{
+	struct sl_rev rv;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.sl_rev), a, &rv))
+		return 0;
+	return rv.bk_id;
+}
+
+static int zero_percpu(struct sl_dp *dp, int fd, __u32 key, size_t vsz)
+{
+	size_t len = ((vsz + 7) & ~7ul) * dp->nr_cpus;
+	void *z = calloc(1, len);
+	int rc;
+
+	if (!z)
+		return -ENOMEM;
+	rc = bpf_map_update_elem(fd, &key, z, BPF_ANY);
+	free(z);
+	return rc;
+}
+
+static int write_backend(struct dp_state *st, __u32 id, const struct sl_backend *v)
+{
+	struct sl_dp *dp = &st->pub;
+	int rc;
+
+	if (st->bk_used[id] && !memcmp(&st->bk[id], v, sizeof(*v)))
+		return 0;
+	rc = bpf_map_update_elem(FD(dp, sl_backend), &id, v, BPF_ANY);
+	if (rc)
+		return rc;
+	st->bk[id] = *v;
+	st->bk_used[id] = true;
+	return 0;
+}
+
+static __u64 fnv64(__u64 h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ull;
+	return h;
+}
+
+/* Replace a service's Maglev table when its content would change. */
+static int write_table(struct dp_state *st, __u32 svc_id, const __u32 *table, __u32 M,
+		       char *err, size_t errlen)
+{
+	struct sl_dp *dp = &st->pub;
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_INNER_MAP);
+	__u64 sig = fnv64(fnv64(0xcbf29ce484222325ull, &M, sizeof(M)), table, (size_t)M * 4);
+	__u32 *vals, *keys, n = M + 1, i, count;
+	char name[16];
+	int fd, rc;
+
+	if (st->svc_sig[svc_id] == sig)
+		return 0;
+	vals = malloc(n * 4);
+	keys = malloc(n * 4);
+	if (!vals || !keys) {
+		free(vals);
+		free(keys);
+		return errf(err, errlen, ENOMEM, "out of memory");
+	}
+	vals[0] = M;
+	memcpy(vals + 1, table, (size_t)M * 4);
+	for (i = 0; i < n; i++)
+		keys[i] = i;
+
+	/* An adopted table may already say exactly this. */
+	if (st->svc_sig[svc_id] == 0) {
+		__u32 inner_id;
+
+		if (!bpf_map_lookup_elem(FD(dp, sl_maglev), &svc_id, &inner_id)) {
+			int ifd = bpf_map_get_fd_by_id(inner_id);
+			__u32 *cur = calloc(n, 4);
+			bool same = false;
+
+			if (ifd >= 0 && cur) {
+				struct bpf_map_info info = {};
+				__u32 ilen = sizeof(info);
+
+				if (!bpf_obj_get_info_by_fd(ifd, &info, &ilen) && info.max_entries == n) {
+					same = true;
+					for (i = 0; i < n && same; i++)
+						if (bpf_map_lookup_elem(ifd, &i, &cur[i]) || cur[i] != vals[i])
+							same = false;
+				}
+			}
+			free(cur);
+			if (ifd >= 0)
+				close(ifd);
+			if (same) {
+				st->svc_sig[svc_id] = sig;
+				free(vals);
+				free(keys);
+				return 0;
+			}
+		}
+	}
+
+	snprintf(name, sizeof(name), "sl_mg_%u", svc_id);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, 4, 4, n, &mo);
+	if (fd < 0) {
+		rc = errf(err, errlen, errno, "cannot create a Maglev table of %u slots: %s", M, strerror(errno));
+		goto out;
+	}
+	count = n;
+	rc = bpf_map_update_batch(fd, keys, vals, &count, NULL);
+	if (rc) {
+		errf(err, errlen, rc, "cannot fill a Maglev table: %s", strerror(-rc));
+		goto out;
+	}
+	rc = bpf_map_update_elem(FD(dp, sl_maglev), &svc_id, &fd, BPF_ANY);
+	if (rc) {
+		errf(err, errlen, rc, "cannot install a Maglev table: %s", strerror(-rc));
+		goto out;
+	}
+	st->svc_sig[svc_id] = sig;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(vals);
+	free(keys);
+	return rc;
+}
+
+static void filter_set(__u64 *f, const __be32 *addr)
+{
+	__u32 bit = sl_addr_bit(addr);
+
+	f[bit >> 6] |= 1ull << (bit & 63);
+}
+
+static int write_filter(struct dp_state *st)
+{
+	struct sl_dp *dp = &st->pub;
+	__u64 f[SL_FILTER_WORDS] = { 0 };
+	__u32 i;
+	int rc;
+
+	for (i = 0; i < SL_MAX_SERVICES; i++)
+		if (st->svc_used[i])
+			filter_set(f, st->svc_key[i].addr);
+	for (i = 1; i < SL_MAX_BACKENDS; i++)
+		if (st->bk_used[i])
+			filter_set(f, st->bk[i].addr.addr);
+	for (i = 0; i < SL_FILTER_WORDS; i++) {
+		if (f[i] == st->filter[i])
+			continue;
+		/* Words change whole: no bit still needed is ever missing. */
+		rc = bpf_map_update_elem(FD(dp, sl_addr_filter), &i, &f[i], BPF_ANY);
+		if (rc)
+			return rc;
+		st->filter[i] = f[i];
+	}
+	return 0;
+}
+
+static int write_vips(struct dp_state *st)
+{
+	struct sl_dp *dp = &st->pub;
+	struct sl_vip_key key, next;
+	void *prev = NULL;
+	__u32 i, j, count;
+	int rc;
+
+	for (i = 0; i < SL_MAX_SERVICES; i++) {
+		if (!st->svc_used[i])
+			continue;
+		memset(&key, 0, sizeof(key));
+		memcpy(key.addr, st->svc_key[i].addr, sizeof(key.addr));
+		key.family = st->svc_key[i].family;
+		for (count = 0, j = 0; j < SL_MAX_SERVICES; j++)
+			if (st->svc_used[j] && !memcmp(st->svc_key[j].addr, key.addr, 16) &&
+			    st->svc_key[j].family == key.family)
+				count++;
+		rc = bpf_map_update_elem(FD(dp, sl_vips), &key, &count, BPF_ANY);
+		if (rc)
+			return rc;
+	}
+	/* Addresses that lost their last service. */
+	while (!bpf_map_get_next_key(FD(dp, sl_vips), prev, &next)) {
+		bool used = false;
+
+		key = next;
+		prev = &key;
+		for (j = 0; j < SL_MAX_SERVICES && !used; j++)
+			used = st->svc_used[j] && !memcmp(st->svc_key[j].addr, key.addr, 16) &&
+			       st->svc_key[j].family == key.family;
+		if (!used) {
+			bpf_map_delete_elem(FD(dp, sl_vips), &key);
+			prev = NULL;    /* restart: the deleted key cannot lead on */
+		}
+	}
+	return 0;
+}
+
+static __u32 find_svc(const struct dp_state *st, const struct sl_l4addr *vip)
+{
+	__u32 i;
+
+	for (i = 0; i < SL_MAX_SERVICES; i++)
+		if (st->svc_used[i] && l4_eq(&st->svc_key[i], vip))
+			return i;
+	return SL_MAX_SERVICES;
+}
+
+static __u32 find_bk(const struct sl_dp *dp, const struct sl_l4addr *a)
+{
+	return sl_dp_backend_id(dp, a);
+}
+
+static __u32 free_id(const bool *used, const bool *taken, __u32 from, __u32 max)
+{
+	__u32 i;
+
+	for (i = from; i < max; i++)
+		if (!used[i] && !taken[i])
+			return i;
+	return max;
+}
+
+int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t errlen)
+{
+	struct dp_state *st = ST(dp);
+	bool *svc_keep = calloc(SL_MAX_SERVICES, sizeof(bool));
+	bool *bk_keep = calloc(SL_MAX_BACKENDS, sizeof(bool));
+	__u32 *svc_ids = calloc(cfg->nr_services ? cfg->nr_services : 1, sizeof(__u32));
+	__u32 *table = malloc(SL_MAGLEV_MAX * sizeof(__u32));
+	struct sl_maglev_backend *mb = NULL;
+	struct timespec ts;
+	struct sl_meta meta;
+	__u32 s, b, id, zero = 0;
+	int rc = 0;
+
+	if (!svc_keep || !bk_keep || !svc_ids || !table) {
+		rc = errf(err, errlen, ENOMEM, "out of memory");
+		goto out;
+	}
+
+	/* 1. ids: kept for what stays, the lowest free for what is new */
+	for (s = 0; s < cfg->nr_services; s++) {
+		const struct sl_cfg_service *cs = &cfg->services[s];
+
+		id = find_svc(st, &cs->vip);
+		if (id == SL_MAX_SERVICES)
+			id = free_id(st->svc_used, svc_keep, 0, SL_MAX_SERVICES);
+		if (id == SL_MAX_SERVICES) {
+			rc = errf(err, errlen, ENOSPC, "no free service id");
+			goto out;
+		}
+		svc_keep[id] = true;
+		svc_ids[s] = id;
+	}
+
+	/* 2. backends and their reverse entries */
+	for (s = 0; s < cfg->nr_services; s++) {
+		const struct sl_cfg_service *cs = &cfg->services[s];
+
+		for (b = 0; b < cs->nr_backends; b++) {
+			const struct sl_cfg_backend *cb = &cs->backends[b];
+			struct sl_backend v = { 0 };
+			struct sl_rev rv = { 0 };
+			bool fresh;
+
+			id = find_bk(dp, &cb->addr);
+			fresh = !id || !st->bk_used[id];
+			if (!id)
+				id = free_id(st->bk_used, bk_keep, 1, SL_MAX_BACKENDS);
+			if (id >= SL_MAX_BACKENDS) {
+				rc = errf(err, errlen, ENOSPC, "no free backend id");
+				goto out;
+			}
+			bk_keep[id] = true;
+			if (!fresh)
+				v = st->bk[id];         /* keeps next hop and breaker */
+			v.addr = cb->addr;
+			v.svc_id = svc_ids[s];
+			v.flags = (v.flags & SL_BK_F_NH) | SL_BK_F_ACTIVE;
+			v.weight = cb->weight;
+			v.max_conns = cb->max_conns;
+			v.max_pending = cb->max_pending;
+			if (fresh) {
+				struct sl_bk_live live = { 0 };
+
+				zero_percpu(dp, FD(dp, sl_bk_stats), id, sizeof(struct sl_bk_stats));
+				bpf_map_update_elem(FD(dp, sl_bk_live), &id, &live, BPF_ANY);
+			}
+			rc = write_backend(st, id, &v);
+			if (rc) {
+				errf(err, errlen, rc, "cannot write backend %u: %s", id, strerror(-rc));
+				goto out;
+			}
+			rv.bk_id = id;
+			rv.svc_id = svc_ids[s];
+			rv.vip = cs->vip;
+			rc = bpf_map_update_elem(FD(dp, sl_rev), &cb->addr, &rv, BPF_ANY);
+			if (rc) {
+				errf(err, errlen, rc, "cannot write reverse entry: %s", strerror(-rc));
+				goto out;
+			}
+		}
+	}
+
+	/* 3. services: tables first, so a service never points at a missing one */
+	for (s = 0; s < cfg->nr_services; s++) {
+		const struct sl_cfg_service *cs = &cfg->services[s];
+		struct sl_svc v = { 0 };
+		__u32 M = cs->maglev_size;
+
+		id = svc_ids[s];
+		mb = realloc(mb, (cs->nr_backends ? cs->nr_backends : 1) * sizeof(*mb));
+		if (!mb) {
+			rc = errf(err, errlen, ENOMEM, "out of memory");
+			goto out;
+		}
+		for (b = 0; b < cs->nr_backends; b++) {
+			mb[b].addr = cs->backends[b].addr;
+			mb[b].weight = cs->backends[b].weight;
+			mb[b].id = find_bk(dp, &cs->backends[b].addr);
+		}
+		if (M) {
+			rc = sl_maglev_build(mb, cs->nr_backends, M, table);
+			if (rc) {
+				errf(err, errlen, rc, "%s: cannot build the Maglev table of service %s",
+				     cfg->file, cs->name);
+				goto out;
+			}
+			rc = write_table(st, id, table, M, err, errlen);
+			if (rc)
+				goto out;
+		} else if (st->svc_sig[id] != 1) {
+			bpf_map_delete_elem(FD(dp, sl_maglev), &id);
+			st->svc_sig[id] = 1;    /* "no table" */
+		}
+		v.id = id;
+		v.maglev_size = M;
+		v.max_conns = cs->max_conns;
+		v.connect_timeout_ms = cs->connect_timeout_ms;
+		v.idle_timeout_s = cs->idle_timeout_s;
+		v.mode = cs->mode;
+		v.sched = cs->sched;
+		v.reject = cs->reject;
+		v.on_trip = cs->on_trip;
+		v.max_ejection_pct = cs->max_ejection_pct;
+		if (!st->svc_used[id] || memcmp(&st->svc[id], &v, sizeof(v))) {
+			if (!st->svc_used[id]) {
+				struct sl_svc_live live = { 0 };
+
+				zero_percpu(dp, FD(dp, sl_svc_stats), id, sizeof(struct sl_svc_stats));
+				bpf_map_update_elem(FD(dp, sl_svc_live), &id, &live, BPF_ANY);
+			}
+			rc = bpf_map_update_elem(FD(dp, sl_svc), &cs->vip, &v, BPF_ANY);
+			if (rc) {
+				errf(err, errlen, rc, "cannot write service %s: %s", cs->name, strerror(-rc));
+				goto out;
+			}
+			st->svc[id] = v;
+			st->svc_key[id] = cs->vip;
+			st->svc_used[id] = true;
+		}
+	}
+
+	/* 4. what left the config: services go, backends drain */
+	for (id = 0; id < SL_MAX_SERVICES; id++) {
+		if (!st->svc_used[id] || svc_keep[id])
+			continue;
+		bpf_map_delete_elem(FD(dp, sl_svc), &st->svc_key[id]);
+		bpf_map_delete_elem(FD(dp, sl_maglev), &id);
+		st->svc_used[id] = false;
+		st->svc_sig[id] = 0;
+		sl_log(LOG_INFO, "service %u removed", id);
+	}
+	for (id = 1; id < SL_MAX_BACKENDS; id++) {
+		struct sl_backend v;
+
+		if (!st->bk_used[id] || bk_keep[id] || (st->bk[id].flags & SL_BK_F_GONE))
+			continue;
+		v = st->bk[id];
+		v.flags |= SL_BK_F_GONE;
+		rc = write_backend(st, id, &v);
+		if (rc) {
+			errf(err, errlen, rc, "cannot retire backend %u: %s", id, strerror(-rc));
+			goto out;
+		}
+	}
+	rc = write_vips(st);
+	if (!rc)
+		rc = write_filter(st);
+	if (rc) {
+		errf(err, errlen, rc, "cannot write the VIP set: %s", strerror(-rc));
+		goto out;
+	}
+
+	if (!bpf_map_lookup_elem(FD(dp, sl_meta), &zero, &meta)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		meta.config_hash = cfg->hash;
+		meta.applied_ns = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+		bpf_map_update_elem(FD(dp, sl_meta), &zero, &meta, BPF_ANY);
+	}
+out:
+	free(svc_keep);
+	free(bk_keep);
+	free(svc_ids);
+	free(table);
+	free(mb);
+	return rc;
+}
+
+int sl_dp_reap_gone(struct sl_dp *dp)
+{
+	struct dp_state *st = ST(dp);
+	struct sl_flow_key key, next;
+	struct sl_conn c;
+	void *prev = NULL;
+	bool *ref, any = false;
+	__u32 id;
+	int freed = 0;
+
+	for (id = 1; id < SL_MAX_BACKENDS && !any; id++)
+		any = st->bk_used[id] && (st->bk[id].flags & SL_BK_F_GONE);
+	if (!any)
+		return 0;
+	ref = calloc(SL_MAX_BACKENDS, sizeof(bool));
+	if (!ref)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(FD(dp, sl_conn), prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(FD(dp, sl_conn), &key, &c) && c.bk_id < SL_MAX_BACKENDS)
+			ref[c.bk_id] = true;
+	}
+	for (id = 1; id < SL_MAX_BACKENDS; id++) {
+		struct sl_backend z = { 0 };
+
+		if (!st->bk_used[id] || !(st->bk[id].flags & SL_BK_F_GONE) || ref[id])
+			continue;
+		bpf_map_delete_elem(FD(dp, sl_rev), &st->bk[id].addr);
+		bpf_map_update_elem(FD(dp, sl_backend), &id, &z, BPF_ANY);
+		st->bk_used[id] = false;
+		memset(&st->bk[id], 0, sizeof(st->bk[id]));
+		freed++;
+	}
+	free(ref);
+	if (freed)
+		write_filter(st);
+	return freed;
+}
+
+int sl_dp_set_nexthop(struct sl_dp *dp, __u32 bk_id, __u32 ifindex,
+		      const __u8 *dmac, const __u8 *smac)
+{
+	struct dp_state *st = ST(dp);
+	struct sl_backend v;
+
+	if (bk_id == 0 || bk_id >= SL_MAX_BACKENDS || !st->bk_used[bk_id])
+		return -ENOENT;
+	v = st->bk[bk_id];
+	if (ifindex) {
+		v.flags |= SL_BK_F_NH;
+		v.nh_ifindex = ifindex;
+		memcpy(v.nh_dmac, dmac, 6);
+		memcpy(v.nh_smac, smac, 6);
+	} else {
+		v.flags &= ~SL_BK_F_NH;
+		v.nh_ifindex = 0;
+		memset(v.nh_dmac, 0, 6);
+		memset(v.nh_smac, 0, 6);
+	}
+	return write_backend(st, bk_id, &v);
+}
+
+int sl_dp_bump_nh_gen(struct sl_dp *dp)
+{
+	struct sl_meta meta;
+	__u32 zero = 0;
+	int rc;
+
+	rc = bpf_map_lookup_elem(FD(dp, sl_meta), &zero, &meta);
+	if (rc)
+		return rc;
+	meta.nh_gen++;
+	return bpf_map_update_elem(FD(dp, sl_meta), &zero, &meta, BPF_ANY);
+}
+
+/* Backend ids in use, for the next-hop resolver. */
+const struct sl_backend *sl_dp_backend(const struct sl_dp *dp, __u32 id)
+{
+	const struct dp_state *st = (const struct dp_state *)dp;
+
+	return id && id < SL_MAX_BACKENDS && st->bk_used[id] ? &st->bk[id] : NULL;
+}
+
+/* ---- interfaces ------------------------------------------------------- */
+
+int sl_dp_attach(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t errlen)
+{
+	struct dp_state *st = ST(dp);
+	int flags = cfg->xdp_generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	__u32 want[SL_MAX_IFACES], nr = 0, i, j, key, next;
+	void *prev = NULL;
+	int rc;
+
+	for (i = 0; i < cfg->nr_ifaces; i++) {
+		__u32 ifindex = if_nametoindex(cfg->ifaces[i]);
+
+		if (!ifindex) {
+			sl_log(LOG_WARNING, "interface %s not found: not attached", cfg->ifaces[i]);
+			continue;
+		}
+		rc = bpf_map_update_elem(FD(dp, sl_tx), &ifindex, &ifindex, BPF_ANY);
+		if (rc)
+			return errf(err, errlen, rc, "cannot add %s to the devmap: %s",
+				    cfg->ifaces[i], strerror(-rc));
+		rc = bpf_xdp_attach(ifindex, sl_dp_prog_fd(dp), flags, NULL);
+		if (rc)
+			return errf(err, errlen, rc, "cannot attach XDP (%s mode) to %s: %s",
+				    cfg->xdp_generic ? "generic" : "native", cfg->ifaces[i], strerror(-rc));
+		want[nr++] = ifindex;
+	}
+	/* Interfaces that left the config lose the program and the devmap slot. */
+	for (i = 0; i < st->nr_ifindex; i++) {
+		for (j = 0; j < nr && want[j] != st->ifindex[i]; j++)
+			;
+		if (j == nr)
+			bpf_xdp_detach(st->ifindex[i], st->xdp_flags, NULL);
+	}
+	while (!bpf_map_get_next_key(FD(dp, sl_tx), prev, &next)) {
+		key = next;
+		prev = &key;
+		for (j = 0; j < nr && want[j] != key; j++)
+			;
+		if (j == nr) {
+			bpf_map_delete_elem(FD(dp, sl_tx), &key);
+			prev = NULL;
+		}
+	}
+	memcpy(st->ifindex, want, nr * sizeof(__u32));
+	st->nr_ifindex = nr;
+	st->xdp_flags = flags;
+	return 0;
+}
+
+static bool prog_is_ours(__u32 prog_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(prog_id);
+	bool ours;
+
+	if (fd < 0)
+		return false;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "sluice_xdp");
+	close(fd);
+	return ours;
+}
+
+int sl_dp_teardown(const struct sl_config *cfg, const char *pin_root, char *err, size_t errlen)
+{
+	struct sluice *skel;
+	struct bpf_map *m;
+	char path[320];
+	unsigned i;
+
+	for (i = 0; i < cfg->nr_ifaces; i++) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		__u32 ifindex = if_nametoindex(cfg->ifaces[i]);
+
+		if (!ifindex || bpf_xdp_query(ifindex, 0, &q))
+			continue;
+		if (q.attach_mode == XDP_ATTACHED_DRV && prog_is_ours(q.drv_prog_id))
+			bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+		else if (q.attach_mode == XDP_ATTACHED_SKB && prog_is_ours(q.skb_prog_id))
+			bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
+		else
+			continue;
+		sl_log(LOG_INFO, "detached from %s", cfg->ifaces[i]);
+	}
+	skel = sluice__open();
+	if (!skel)
+		return errf(err, errlen, errno, "cannot open the BPF object: %s", strerror(errno));
+	bpf_object__for_each_map(m, skel->obj) {
+		pin_path(path, sizeof(path), pin_root, bpf_map__name(m));
+		if (unlink(path) && errno != ENOENT)
+			sl_log(LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
+	}
+	sluice__destroy(skel);
+	if (rmdir(pin_root) && errno != ENOENT)
+		sl_log(LOG_WARNING, "cannot remove %s: %s", pin_root, strerror(errno));
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The data path as the daemon sees it: the XDP object, its maps (created,
+ * or adopted from pins), the interfaces it is attached to, and the one
+ * function that makes the maps say what a config says.
+ */
+#ifndef SLUICE_DATAPLANE_H
+#define SLUICE_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include <sluice/maps.h>
+
+struct sl_config;
+struct sluice;                  /* the skeleton, build/sluice.skel.h */
+
+struct sl_dp_opts {
+	const char *pin_root;   /* NULL: maps are not pinned (tests) */
+	__u32 conn_table_size;  /* 0: SL_CONN_DEFAULT */
+};
+
+struct sl_dp {
+	struct sluice *skel;
+	char pin_root[256];
+	bool pinned;
+	bool adopted;           /* maps came from pins a previous sluiced left */
+	int nr_cpus;
+};
+
+/* Open the object, adopt pinned maps of the same layout or create and pin
+ * new ones, load. Errors are written to err. */
+int sl_dp_open(struct sl_dp **out, const struct sl_dp_opts *o, char *err, size_t errlen);
+void sl_dp_close(struct sl_dp *dp);
+
+int sl_dp_prog_fd(const struct sl_dp *dp);
+
+/* Make services, backends, Maglev tables, the reverse map, the VIP set and
+ * the address filter match cfg. Ids of services and backends that stay are
+ * kept, so established flows keep their backend. Removed backends are
+ * marked GONE: no new flows, and their established flows finish. */
+int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t errlen);
+
+/* Backend id for an address, 0 if none. */
+__u32 sl_dp_backend_id(const struct sl_dp *dp, const struct sl_l4addr *a);
+
+/* The mirror's view of backend id (NULL: unused). */
+const struct sl_backend *sl_dp_backend(const struct sl_dp *dp, __u32 id);
+
+/* Write a backend's next hop (ifindex 0: none known). */
+int sl_dp_set_nexthop(struct sl_dp *dp, __u32 bk_id, __u32 ifindex,
+		      const __u8 *dmac, const __u8 *smac);
+
+/* Bump the generation that invalidates per-flow reverse next hops. */
+int sl_dp_bump_nh_gen(struct sl_dp *dp);
+
+/* Attach to / detach from the configured interfaces; keeps sl_tx in step.
+ * Interfaces missing now are reported and skipped. */
+int sl_dp_attach(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t errlen);
+
+/* Free GONE backends that no flow references any more; returns how many. */
+int sl_dp_reap_gone(struct sl_dp *dp);
+
+/* One-shot teardown: detach our program from cfg's interfaces, remove the
+ * pins. Works without a loaded object. */
+int sl_dp_teardown(const struct sl_config *cfg, const char *pin_root, char *err, size_t errlen);
+
+/* Mount bpffs at the parent of pin_root's /sys/fs/bpf when missing. */
+int sl_dp_ensure_bpffs(const char *pin_root, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * sluiced: one thread, one epoll loop owning all state. It makes the pinned
+ * maps say what the config says, keeps backend next hops current, and
+ * leaves the program attached and the maps pinned when it exits, so traffic
+ * keeps flowing while it is away and a new sluiced adopts the maps.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dataplane.h"
+#include "nexthop.h"
+#include "log.h"
+
+#define SL_TICK_MS        1000
+#define SL_REAP_TICKS     5
+
+struct daemon {
+	const char *config_path;
+	const char *pin_root;           /* from --pin-root, else the config's */
+	struct sl_config *cfg;
+	struct sl_dp *dp;
+	struct sl_nh *nh;
+	int epfd, sigfd, tfd;
+	unsigned long ticks;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluiced --config FILE [--pin-root DIR] [--check-config | --detach]\n"
+		"  --config FILE     configuration (sluice.conf(5))\n"
+		"  --pin-root DIR    where maps are pinned (default: the config's pin_root)\n"
+		"  --check-config    validate FILE and exit\n"
+		"  --detach          one-shot teardown: detach the program, remove the pins\n"
+		"Runs in the foreground; SIGHUP reloads FILE; SIGTERM exits leaving the\n"
+		"program attached and the maps pinned.\n");
+}
+
+static int apply(struct daemon *d, struct sl_config *cfg)
+{
+	char err[512];
+	int rc;
+
+	rc = sl_dp_apply(d->dp, cfg, err, sizeof(err));
+	if (!rc)
+		rc = sl_dp_attach(d->dp, cfg, err, sizeof(err));
+	if (rc) {
+		sl_log(LOG_ERR, "%s", err);
+		return rc;
+	}
+	if (d->nh)
+		sl_nh_refresh(d->nh);
+	return 0;
+}
+
+static void reload(struct daemon *d)
+{
+	struct sl_config *cfg;
+	char err[512];
+
+	if (sl_config_load_file(d->config_path, &cfg, err, sizeof(err))) {
+		sl_log(LOG_ERR, "reload refused, running config kept: %s", err);
+		return;
+	}
+	if (apply(d, cfg)) {
+		sl_log(LOG_ERR, "reload of %s failed while applying", d->config_path);
+		sl_config_free(cfg);
+		return;
+	}
+	sl_config_free(d->cfg);
+	d->cfg = cfg;
+	sl_log(LOG_INFO, "config applied: %u services from %s", cfg->nr_services, d->config_path);
+}
+
+static int add_fd(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int loop(struct daemon *d)
+{
+	struct epoll_event evs[8];
+	int n, i;
+
+	for (;;) {
+		n = epoll_wait(d->epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			sl_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == d->sigfd) {
+				struct signalfd_siginfo si;
+
+				if (read(fd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP) {
+					reload(d);
+					continue;
+				}
+				sl_log(LOG_INFO, "exiting on signal %u: program stays attached, maps stay pinned",
+				       si.ssi_signo);
+				return 0;
+			} else if (fd == d->tfd) {
+				__u64 exp;
+				int freed;
+
+				if (read(fd, &exp, sizeof(exp)) != sizeof(exp))
+					continue;
+				if (++d->ticks % SL_REAP_TICKS)
+					continue;
+				freed = sl_dp_reap_gone(d->dp);
+				if (freed > 0)
+					sl_log(LOG_INFO, "freed %d removed backend(s) whose flows have ended", freed);
+			} else if (d->nh && fd == sl_nh_fd(d->nh)) {
+				sl_nh_event(d->nh);
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "pin-root", required_argument, NULL, 'P' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "detach", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct daemon d = { .epfd = -1, .sigfd = -1, .tfd = -1 };
+	struct sl_dp_opts dopts = {};
+	struct itimerspec its = { { SL_TICK_MS / 1000, 0 }, { SL_TICK_MS / 1000, 0 } };
+	bool check = false, detach = false;
+	char err[512];
+	sigset_t mask;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "c:P:CDh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': d.config_path = optarg; break;
+		case 'P': d.pin_root = optarg; break;
+		case 'C': check = true; break;
+		case 'D': detach = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (!d.config_path || optind != argc || (check && detach)) {
+		usage(stderr);
+		return 1;
+	}
+	if (sl_config_load_file(d.config_path, &d.cfg, err, sizeof(err))) {
+		sl_log(LOG_ERR, "%s", err);
+		return 1;
+	}
+	if (!d.pin_root)
+		d.pin_root = d.cfg->pin_root;
+	if (check) {
+		sl_log(LOG_INFO, "%s: ok (%u services)", d.config_path, d.cfg->nr_services);
+		rc = 0;
+		goto out;
+	}
+	if (detach) {
+		rc = sl_dp_teardown(d.cfg, d.pin_root, err, sizeof(err)) ? 1 : 0;
+		if (rc)
+			sl_log(LOG_ERR, "%s", err);
+		else
+			sl_log(LOG_INFO, "detached; pins under %s removed", d.pin_root);
+		goto out;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	d.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d.sigfd < 0 || d.tfd < 0 || d.epfd < 0 || timerfd_settime(d.tfd, 0, &its, NULL) ||
+	    add_fd(d.epfd, d.sigfd) || add_fd(d.epfd, d.tfd)) {
+		sl_log(LOG_ERR, "event loop setup: %s", strerror(errno));
+		goto out;
+	}
+
+	dopts.pin_root = d.pin_root;
+	dopts.conn_table_size = d.cfg->conn_table_size;
+	if (sl_dp_open(&d.dp, &dopts, err, sizeof(err))) {
+		sl_log(LOG_ERR, "%s", err);
+		goto out;
+	}
+	sl_log(LOG_INFO, "%s maps under %s", d.dp->adopted ? "adopted pinned" : "created", d.pin_root);
+	if (sl_nh_open(&d.nh, d.dp, err, sizeof(err)) || add_fd(d.epfd, sl_nh_fd(d.nh))) {
+		sl_log(LOG_ERR, "%s", err);
+		goto out;
+	}
+	if (apply(&d, d.cfg))
+		goto out;
+	sl_log(LOG_INFO, "ready: %u services, attached to %u interface(s)",
+	       d.cfg->nr_services, d.cfg->nr_ifaces);
+	rc = loop(&d);
+out:
+	sl_nh_close(d.nh);
+	sl_dp_close(d.dp);
+	sl_config_free(d.cfg);
+	if (d.epfd >= 0)
+		close(d.epfd);
+	if (d.sigfd >= 0)
+		close(d.sigfd);
+	if (d.tfd >= 0)
+		close(d.tfd);
+	return rc;
+}
