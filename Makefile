@@ -48,6 +48,7 @@ E2E_TOOLS  := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(wildcard tests/e2e/*.c
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all deps check unit bpf-test e2e bench demo install clean
 
 all: $(B)/sluiced $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TOOLS) $(BENCH_BINS)
@@ -58,7 +59,7 @@ deps:
 $(B)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/sluice/*.h) | $(B)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(B)/%.bpf.o: bench/%.bpf.c $(wildcard include/sluice/*.h) | $(B)
+$(B)/%.bpf.o: bench/%.bpf.c $(wildcard bench/*.h) $(wildcard include/sluice/*.h) | $(B)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(B)/%.skel.h: $(B)/%.bpf.o
@@ -86,7 +87,7 @@ $(B)/tests/e2e/%: tests/e2e/%.c $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS)
 
-$(B)/bench/%: bench/%.c $(SKELS) $(BENCH_SKELS) $(CORE_LIB)
+$(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(SKELS) $(BENCH_SKELS) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lm
 
@@ -107,7 +108,7 @@ e2e: all
 	@./tests/run.sh e2e
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all >&2
 	@./bench/run.sh
 
 demo: deps

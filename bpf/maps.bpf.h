@@ -17,14 +17,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SL_MAX_SERVICES);
-	__type(key, struct sl_vip_key);
-	__type(value, __u32);               /* services on this address */
-} sl_vips SEC(".maps");
+	__uint(max_entries, SL_MAX_SERVICES + SL_MAX_BACKENDS);
+	__type(key, struct sl_addr_key);
+	__type(value, __u32);               /* services or backends on this address */
+} sl_addrs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_FILTER_WORDS);
+	__uint(max_entries, 2 * SL_FILTER_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 } sl_addr_filter SEC(".maps");
@@ -117,5 +117,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sl_meta);
 } sl_meta SEC(".maps");
+
+/* Per-CPU scratch for structs too big for the 512-byte stack the program
+ * and its global functions share. */
+struct sl_scratch {
+	struct sl_conn conn;
+	struct bpf_fib_lookup fib;
+	struct sl_flow_key fkey;    /* ICMP errors: the flow their quote names */
+	struct sl_l4addr akey;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_scratch);
+} sl_scratch SEC(".maps");
 
 #endif

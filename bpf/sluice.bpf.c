@@ -40,6 +40,7 @@ struct pkt {
 	void *l4;                   /* TCP, UDP or ICMP header */
 	struct sl_flow_key k;       /* addresses and ports as in the packet */
 	__u32 len;                  /* frame length, for byte counters */
+	__u32 l3_len;               /* IP packet length (ICMP: bounds its quote) */
 	__u8  vlan;                 /* one 802.1Q tag present */
 	__u8  tcp_flags;
 	__u8  icmp_err;             /* ICMP error: handled through its quoted packet */
@@ -65,27 +66,53 @@ static __always_inline int out(__u32 reason)
 	return sl_verdict(reason);
 }
 
-/* Reasons that apply only to packets addressed to a VIP; anything else with
- * that shape is the kernel's business. */
+static __always_inline struct sl_scratch *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sl_scratch, &zero);
+}
+
+static __always_inline struct sl_meta *meta(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sl_meta, &zero);
+}
+
+/* Reasons that apply only to packets addressed to sluice (to a VIP or from
+ * a backend); anything else with that shape is the kernel's business. */
 static __always_inline int soft_reason(__u32 r)
 {
 	return r == SL_R_FRAGMENT || r == SL_R_IPV6_EXT_LIMIT || r == SL_R_L4_TRUNC ||
 	       r == SL_R_L4_MALFORMED || r == SL_R_PROTO || r == SL_R_ICMP_UNMATCHED;
 }
 
-static __always_inline int is_vip_addr(const struct pkt *p)
+static __always_inline int addr_known(const __be32 *a, __u8 family, __u16 kind)
 {
-	struct sl_vip_key vk = {};
+	struct sl_addr_key k = {};
 
-	__builtin_memcpy(vk.addr, p->k.dst, sizeof(vk.addr));
-	vk.family = p->k.family;
-	return bpf_map_lookup_elem(&sl_vips, &vk) != NULL;
+	__builtin_memcpy(k.addr, a, sizeof(k.addr));
+	k.family = family;
+	k.kind = kind;
+	return bpf_map_lookup_elem(&sl_addrs, &k) != NULL;
 }
 
-static __always_inline int filter_has(const __be32 *a)
+static __always_inline int to_vip_addr(const struct pkt *p)
+{
+	return addr_known(p->k.dst, p->k.family, SL_ADDR_VIP);
+}
+
+/* Addressed to sluice: to a VIP, or a backend's reply. */
+static __always_inline int is_ours(const struct pkt *p)
+{
+	return to_vip_addr(p) || addr_known(p->k.src, p->k.family, SL_ADDR_BACKEND);
+}
+
+static __always_inline int filter_has(__u32 kind, const __be32 *a)
 {
 	__u32 bit = sl_addr_bit(a);
-	__u32 w = bit >> 6;
+	__u32 w = kind * SL_FILTER_WORDS + (bit >> 6);
 	__u64 *v = bpf_map_lookup_elem(&sl_addr_filter, &w);
 
 	return v && (*v & (1ull << (bit & 63)));
@@ -166,12 +193,59 @@ static __always_inline int parse_ipv4(void *l3, void *end, struct pkt *p)
 	return parse_l4(l3 + hlen, tot - hlen, end, p);
 }
 
+/*
+ * Walk IPv6 extension headers from *off, at most SL_IPV6_EXT_MAX of them,
+ * within the packet's 'limit' bytes from l3. On OK, *nh is the upper-layer
+ * protocol at *off. A real fragment reports FRAGMENT with *nh its protocol.
+ */
+static __always_inline int ipv6_skip_ext(void *l3, void *end, __u32 limit, __u8 *nhp, __u32 *offp)
+{
+	__u32 off = *offp;
+	__u8 nh = *nhp;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SL_IPV6_EXT_MAX; i++) {
+		if (nh == SL_NEXTHDR_FRAGMENT) {
+			struct sl_frag_hdr *fh = l3 + off;
+
+			if ((void *)(fh + 1) > end)
+				return SL_R_L3_TRUNC;
+			nh = fh->nexthdr;
+			/* offset or more-fragments: a real fragment */
+			if (fh->frag_off & bpf_htons(0xfff9)) {
+				*nhp = nh;
+				return SL_R_FRAGMENT;
+			}
+			off += sizeof(*fh);
+		} else if (nh == SL_NEXTHDR_HOP || nh == SL_NEXTHDR_ROUTING ||
+			   nh == SL_NEXTHDR_DEST || nh == SL_NEXTHDR_AUTH) {
+			struct sl_ipv6_opt_hdr *oh = l3 + off;
+
+			if ((void *)(oh + 1) > end)
+				return SL_R_L3_TRUNC;
+			off += nh == SL_NEXTHDR_AUTH ? (oh->hdrlen + 2) * 4 : (oh->hdrlen + 1) * 8;
+			nh = oh->nexthdr;
+		} else {
+			break;
+		}
+		if (off > limit)
+			return SL_R_L3_MALFORMED;
+	}
+	*nhp = nh;
+	*offp = off & 0x3fff;       /* bounded above by the walk; tell the verifier */
+	if (nh == SL_NEXTHDR_FRAGMENT || nh == SL_NEXTHDR_HOP || nh == SL_NEXTHDR_ROUTING ||
+	    nh == SL_NEXTHDR_DEST || nh == SL_NEXTHDR_AUTH)
+		return SL_R_IPV6_EXT_LIMIT;
+	return OK;
+}
+
 static __always_inline int parse_ipv6(void *l3, void *end, struct pkt *p)
 {
 	struct ipv6hdr *ip6 = l3;
 	__u32 off = sizeof(*ip6), plen;
 	__u8 nh;
-	int i;
+	int r;
 
 	if ((void *)(ip6 + 1) > end)
 		return SL_R_L3_TRUNC;
@@ -185,40 +259,10 @@ static __always_inline int parse_ipv6(void *l3, void *end, struct pkt *p)
 	__builtin_memcpy(p->k.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->k.dst, &ip6->daddr, 16);
 	nh = ip6->nexthdr;
-
-#pragma unroll
-	for (i = 0; i < SL_IPV6_EXT_MAX; i++) {
-		if (nh == SL_NEXTHDR_FRAGMENT) {
-			struct sl_frag_hdr *fh = l3 + off;
-
-			if ((void *)(fh + 1) > end)
-				return SL_R_L3_TRUNC;
-			/* offset or more-fragments: a real fragment */
-			if (fh->frag_off & bpf_htons(0xfff9)) {
-				p->k.proto = fh->nexthdr;
-				return SL_R_FRAGMENT;
-			}
-			nh = fh->nexthdr;
-			off += sizeof(*fh);
-		} else if (nh == SL_NEXTHDR_HOP || nh == SL_NEXTHDR_ROUTING ||
-			   nh == SL_NEXTHDR_DEST || nh == SL_NEXTHDR_AUTH) {
-			struct sl_ipv6_opt_hdr *oh = l3 + off;
-
-			if ((void *)(oh + 1) > end)
-				return SL_R_L3_TRUNC;
-			off += nh == SL_NEXTHDR_AUTH ? (oh->hdrlen + 2) * 4 : (oh->hdrlen + 1) * 8;
-			nh = oh->nexthdr;
-		} else {
-			break;
-		}
-		if (off > sizeof(*ip6) + plen)
-			return SL_R_L3_MALFORMED;
-	}
+	r = ipv6_skip_ext(l3, end, sizeof(*ip6) + plen, &nh, &off);
 	p->k.proto = nh;
-	if (nh == SL_NEXTHDR_FRAGMENT || nh == SL_NEXTHDR_HOP || nh == SL_NEXTHDR_ROUTING ||
-	    nh == SL_NEXTHDR_DEST || nh == SL_NEXTHDR_AUTH)
-		return SL_R_IPV6_EXT_LIMIT;
-	off &= 0x3fff;              /* bounded above by the loop; tell the verifier */
+	if (r != OK)
+		return r;
 	return parse_l4(l3 + off, sizeof(*ip6) + plen - off, end, p);
 }
 
@@ -290,10 +334,15 @@ static __always_inline int ttl_expiring(const struct pkt *p)
 /*
  * Send the rewritten frame to a next hop. Only interfaces in sl_tx (the
  * configured ones) are redirect targets; a next hop elsewhere leaves the
- * frame to the kernel, rewritten, with its L2 header untouched.
+ * frame to the kernel, rewritten, with its L2 header untouched. 'ethertype'
+ * is non-zero when the frame carries a VLAN tag: the tag is dropped and the
+ * frame gets that ethertype.
+ *
+ * A global function, checked once by the verifier; MACs come packed in the
+ * low 48 bits of a u64, in wire order.
  */
-static __always_inline int xmit(struct xdp_md *ctx, struct pkt *p, __u32 ifindex,
-				const __u8 *dmac, const __u8 *smac)
+static __always_inline int sl_xmit(struct xdp_md *ctx, __u32 ifindex, __u64 dmac, __u64 smac,
+				      __u32 ethertype)
 {
 	void *data, *end;
 	struct ethhdr *eth;
@@ -302,14 +351,14 @@ static __always_inline int xmit(struct xdp_md *ctx, struct pkt *p, __u32 ifindex
 	rc = bpf_redirect_map(&sl_tx, ifindex, XDP_PASS);
 	if (rc != XDP_REDIRECT)
 		return out(SL_R_UNMANAGED);
-	if (p->vlan) {
+	if (ethertype) {
 		/* Sluice interfaces are untagged: drop the tag on the way out. */
 		data = (void *)(long)ctx->data;
 		end = (void *)(long)ctx->data_end;
 		eth = data + sizeof(struct sl_vlan_hdr);
 		if ((void *)(eth + 1) > end)
 			return XDP_DROP;
-		eth->h_proto = p->k.family == SL_AF_INET ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6);
+		eth->h_proto = (__be16)ethertype;
 		if (bpf_xdp_adjust_head(ctx, sizeof(struct sl_vlan_hdr)))
 			return XDP_DROP;
 	}
@@ -318,9 +367,27 @@ static __always_inline int xmit(struct xdp_md *ctx, struct pkt *p, __u32 ifindex
 	eth = data;
 	if ((void *)(eth + 1) > end)
 		return XDP_DROP;
-	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, &dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, &smac, ETH_ALEN);
 	return XDP_REDIRECT;
+}
+
+static __always_inline __u64 mac64(const __u8 *m)
+{
+	__u64 v = 0;
+
+	__builtin_memcpy(&v, m, ETH_ALEN);
+	return v;
+}
+
+static __always_inline int xmit(struct xdp_md *ctx, struct pkt *p, __u32 ifindex,
+				const __u8 *dmac, const __u8 *smac)
+{
+	__u32 ethertype = 0;
+
+	if (p->vlan)
+		ethertype = p->k.family == SL_AF_INET ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6);
+	return sl_xmit(ctx, ifindex, mac64(dmac), mac64(smac), ethertype);
 }
 
 /* Route lookup for a packet already rewritten; fills ifindex and MACs. */
@@ -351,15 +418,18 @@ static __always_inline int fib_verdict(int rc)
 static __always_inline int to_backend(struct xdp_md *ctx, struct pkt *p, const struct sl_backend *bk,
 				      const __be32 *src)
 {
-	struct bpf_fib_lookup f;
+	struct sl_scratch *sc;
 	int rc;
 
 	if (bk->flags & SL_BK_F_NH)
 		return xmit(ctx, p, bk->nh_ifindex, bk->nh_dmac, bk->nh_smac);
-	rc = fib(ctx, p, src, bk->addr.addr, &f);
+	sc = scratch();
+	if (!sc)
+		return out(SL_R_FIB_FAILED);
+	rc = fib(ctx, p, src, bk->addr.addr, &sc->fib);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return fib_verdict(rc);
-	return xmit(ctx, p, f.ifindex, f.dmac, f.smac);
+	return xmit(ctx, p, sc->fib.ifindex, sc->fib.dmac, sc->fib.smac);
 }
 
 /* Towards a client: the flow's cached next hop, else a route lookup kept in
@@ -367,42 +437,50 @@ static __always_inline int to_backend(struct xdp_md *ctx, struct pkt *p, const s
 static __always_inline int to_client(struct xdp_md *ctx, struct pkt *p, struct sl_conn *c,
 				     const __be32 *src, const __be32 *dst)
 {
-	struct bpf_fib_lookup f;
-	__u32 zero = 0;
-	struct sl_meta *m = bpf_map_lookup_elem(&sl_meta, &zero);
+	struct sl_meta *m = meta();
 	__u16 gen = m ? (__u16)m->nh_gen : 0;
+	struct bpf_fib_lookup *f;
+	struct sl_scratch *sc;
 	int rc;
 
 	if ((c->flags & SL_CONN_F_REV_NH) && c->rev_gen == gen)
 		return xmit(ctx, p, c->rev_ifindex, c->rev_dmac, c->rev_smac);
-	rc = fib(ctx, p, src, dst, &f);
+	sc = scratch();
+	if (!sc)
+		return out(SL_R_FIB_FAILED);
+	f = &sc->fib;
+	rc = fib(ctx, p, src, dst, f);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return fib_verdict(rc);
-	c->rev_ifindex = f.ifindex;
-	__builtin_memcpy(c->rev_dmac, f.dmac, ETH_ALEN);
-	__builtin_memcpy(c->rev_smac, f.smac, ETH_ALEN);
+	c->rev_ifindex = f->ifindex;
+	__builtin_memcpy(c->rev_dmac, f->dmac, ETH_ALEN);
+	__builtin_memcpy(c->rev_smac, f->smac, ETH_ALEN);
 	c->rev_gen = gen;
 	c->flags |= SL_CONN_F_REV_NH;
-	return xmit(ctx, p, f.ifindex, f.dmac, f.smac);
+	return xmit(ctx, p, f->ifindex, f->dmac, f->smac);
 }
 
 /* ---- flows ------------------------------------------------------------ */
 
-static __always_inline void count_flow(__u32 svc_id, __u32 bk_id, __u32 len, int new_flow)
+/* Per service and backend: packets and bytes sent on (XDP_DROP is not),
+ * new flows when an entry was made. */
+static __always_inline int count_flow(__u32 svc_id, __u32 bk_id, __u32 len, int new_flow, int verdict)
 {
 	struct sl_svc_stats *ss = bpf_map_lookup_elem(&sl_svc_stats, &svc_id);
 	struct sl_bk_stats *bs = bpf_map_lookup_elem(&sl_bk_stats, &bk_id);
+	int sent = verdict != XDP_DROP;
 
 	if (ss) {
-		ss->packets++;
-		ss->bytes += len;
+		ss->packets += sent;
+		ss->bytes += sent ? len : 0;
 		ss->new_flows += new_flow;
 	}
 	if (bs) {
-		bs->packets++;
-		bs->bytes += len;
+		bs->packets += sent;
+		bs->bytes += sent ? len : 0;
 		bs->new_flows += new_flow;
 	}
+	return verdict;
 }
 
 /* The breaker gate; bulkheads join here (resilience issue). */
@@ -416,126 +494,142 @@ static __always_inline int admissible(const struct sl_backend *bk, __u32 svc_id)
 
 /*
  * Maglev choice: slot h mod M, then up to SL_PROBES further distinct
- * backends at (h + i*h2) mod M. The daemon's sl_maglev_candidate() is the
+ * backends at (h + i*step) mod M. The daemon's sl_maglev_candidate() is the
  * same computation. A table is M + 1 entries, M itself first: size and
  * slots are swapped in together when the daemon replaces a table.
+ *
+ * A global function: the verifier checks it once, not once per path that
+ * reaches a new flow. Returns the backend id, 0 for none.
  */
-static __always_inline struct sl_backend *choose(const struct sl_svc *svc, const struct pkt *p,
-						 __u32 *bk_out)
+__attribute__((noinline)) int sl_choose(__u32 svc_id, __u32 h)
 {
-	__u32 svc_id = svc->id, tried[SL_PROBES + 1] = {};
-	__u32 M, h, h2 = 0, slot, n = 0, i, zero = 0;
+	__u32 M, step, slot, n = 0, i, zero = 0, t0 = 0, t1 = 0, t2 = 0;
 	__u32 *mp;
 	void *tbl;
 
 	tbl = bpf_map_lookup_elem(&sl_maglev, &svc_id);
 	if (!tbl)
-		return NULL;
+		return 0;
 	mp = bpf_map_lookup_elem(tbl, &zero);
 	if (!mp || !*mp)
-		return NULL;
+		return 0;
 	M = *mp;
-	h = sl_hash_flow(&p->k, SL_SEED_FLOW);
+	step = sl_probe_step(h, M);
 	slot = h % M;
-	if (M > 1)
-		h2 = sl_hash_flow(&p->k, SL_SEED_PROBE) % (M - 1) + 1;
 
-#pragma unroll
 	for (i = 0; i < 2 * (SL_PROBES + 1); i++) {
-		__u32 idx = slot + 1;
+		__u32 idx = slot + 1, id;
 		__u32 *idp = bpf_map_lookup_elem(tbl, &idx);
 		struct sl_backend *bk;
-		__u32 id, j, seen = 0;
 
 		if (!idp)
-			return NULL;
+			return 0;
 		id = *idp;
-#pragma unroll
-		for (j = 0; j < SL_PROBES + 1; j++)
-			if (j < n && tried[j] == id)
-				seen = 1;
-		if (!seen) {
+		if (!(n > 0 && id == t0) && !(n > 1 && id == t1) && !(n > 2 && id == t2)) {
 			bk = bpf_map_lookup_elem(&sl_backend, &id);
-			if (bk && admissible(bk, svc_id)) {
-				*bk_out = id;
-				return bk;
-			}
-			if (n < SL_PROBES + 1)
-				tried[n & SL_PROBES] = id;
-			n++;
-			if (n > SL_PROBES)
-				return NULL;
+			if (bk && admissible(bk, svc_id))
+				return id;
+			if (++n > SL_PROBES)
+				return 0;
+			if (n == 1)
+				t0 = id;
+			else if (n == 2)
+				t1 = id;
+			else
+				t2 = id;
 		}
 		if (M == 1)
-			return NULL;
-		slot = (__u32)(((__u64)slot + h2) % M);
+			return 0;
+		slot = (__u32)(((__u64)slot + step) % M);
 	}
-	return NULL;
+	return 0;
 }
 
-static __always_inline void touch(struct sl_conn *c, const struct pkt *p)
+static __always_inline void touch(struct sl_conn *c, const struct pkt *p, const struct sl_meta *m)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
-
-	if (now - c->seen_ns > SL_SEEN_STALE_NS)
-		c->seen_ns = now;
+	if (m && m->now_ns - c->seen_ns > SL_SEEN_STALE_NS)
+		c->seen_ns = m->now_ns;
 	if (p->k.proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_FIN | SL_TCP_RST)) &&
 	    c->state != SL_CONN_CLOSING)
 		c->state = SL_CONN_CLOSING;
 }
 
-static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, void *end,
-				   const struct sl_svc *svc)
+static __always_inline int send_to_backend(struct xdp_md *ctx, struct pkt *p, void *end,
+					   const struct sl_backend *bk, __u32 svc_id, __u32 bk_id,
+					   int new_flow)
 {
-	struct sl_conn *c = bpf_map_lookup_elem(&sl_conn, &p->k);
-	struct sl_backend *bk;
-	__u32 bk_id, svc_id = svc->id;
-	int new_flow = 0;
+	nat_rewrite(p, end, 1, bk->addr.addr, bk->addr.port);
+	return count_flow(svc_id, bk_id, p->len, new_flow, to_backend(ctx, p, bk, p->k.src));
+}
 
-	if (c) {
-		bk_id = c->bk_id;
-		bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
-		if (!bk || !(bk->flags & SL_BK_F_ACTIVE))
-			return out(SL_R_NO_BACKEND);
-		touch(c, p);
-	} else {
-		struct sl_conn nc = {};
-		int syn = p->k.proto == IPPROTO_TCP &&
-			  (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST)) == SL_TCP_SYN;
+/* A packet of a flow in the table: its backend, whatever the table says now. */
+static __always_inline int forward_flow(struct xdp_md *ctx, struct pkt *p, void *end,
+					struct sl_conn *c)
+{
+	__u32 bk_id = c->bk_id;
+	struct sl_backend *bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
 
-		if (p->k.proto == IPPROTO_TCP && (p->tcp_flags & SL_TCP_RST))
-			return out(SL_R_NO_FLOW);
-		bk = choose(svc, p, &bk_id);
-		if (!bk)
-			return out(SL_R_NO_BACKEND);
-		nc.bk_id = bk_id;
-		nc.svc_id = svc_id;
-		nc.seen_ns = bpf_ktime_get_coarse_ns();
-		if (p->k.proto == IPPROTO_TCP) {
-			/* A mid-flow packet with no entry (evicted, or older than
-			 * sluice) is re-hashed onto the same Maglev choice. */
-			nc.state = syn ? SL_CONN_PENDING : SL_CONN_ESTABLISHED;
-			nc.flags = syn ? 0 : SL_CONN_F_RECOVER;
-			nc.syn_ns = syn ? bpf_ktime_get_ns() : 0;
-		}
-		if (bpf_map_update_elem(&sl_conn, &p->k, &nc, BPF_NOEXIST)) {
-			/* Another CPU created it first: follow its choice. */
-			c = bpf_map_lookup_elem(&sl_conn, &p->k);
-			if (!c)
-				return out(SL_R_NO_BACKEND);
-			bk_id = c->bk_id;
-			bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
-			if (!bk)
-				return out(SL_R_NO_BACKEND);
-		} else {
-			new_flow = 1;
-		}
-	}
+	if (!bk || !(bk->flags & SL_BK_F_ACTIVE))
+		return out(SL_R_NO_BACKEND);
+	touch(c, p, meta());
 	if (ttl_expiring(p))
 		return out(SL_R_TTL_EXCEEDED);
-	count_flow(svc_id, bk_id, p->len, new_flow);
-	nat_rewrite(p, end, 1, bk->addr.addr, bk->addr.port);
-	return to_backend(ctx, p, bk, p->k.src);
+	return send_to_backend(ctx, p, end, bk, c->svc_id, bk_id, 0);
+}
+
+static __always_inline int flow_admissible(const struct sl_conn *c, __u32 svc_id)
+{
+	__u32 bk_id = c->bk_id;
+	struct sl_backend *bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
+
+	return bk && admissible(bk, svc_id);
+}
+
+/*
+ * A packet to a service that did not find its flow: a SYN (or a first UDP
+ * packet) makes a new flow. A mid-flow TCP packet (its entry evicted, or
+ * older than sluice) is re-hashed onto the same Maglev choice and gets a
+ * new entry. A SYN that finds an entry follows it (a retransmission),
+ * unless that flow was closing (a new connection on the same tuple) or its
+ * backend takes no new flows any more: then it is a new flow again.
+ */
+static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p, void *end,
+				       const struct sl_svc *svc, int syn)
+{
+	struct sl_meta *m = meta();
+	struct sl_scratch *sc = scratch();
+	struct sl_conn *nc, *c;
+	struct sl_backend *bk;
+	__u32 bk_id, svc_id = svc->id;
+
+	if (ttl_expiring(p))
+		return out(SL_R_TTL_EXCEEDED);
+	if (p->k.proto == IPPROTO_TCP && (p->tcp_flags & SL_TCP_RST))
+		return out(SL_R_NO_FLOW);
+	bk_id = sl_choose(svc_id, sl_hash_flow(&p->k, SL_SEED_FLOW));
+	bk = bk_id ? bpf_map_lookup_elem(&sl_backend, &bk_id) : NULL;
+	if (!bk || !sc)
+		return out(SL_R_NO_BACKEND);
+	nc = &sc->conn;
+	__builtin_memset(nc, 0, sizeof(*nc));
+	nc->bk_id = bk_id;
+	nc->svc_id = svc_id;
+	nc->seen_ns = m ? m->now_ns : 0;
+	if (p->k.proto == IPPROTO_TCP) {
+		nc->state = syn ? SL_CONN_PENDING : SL_CONN_ESTABLISHED;
+		nc->flags = syn ? 0 : SL_CONN_F_RECOVER;
+		nc->syn_ns = syn ? bpf_ktime_get_ns() : 0;
+	}
+	if (bpf_map_update_elem(&sl_conn, &p->k, nc, BPF_NOEXIST)) {
+		/* There already: a retransmitted SYN, or another CPU came first. */
+		c = bpf_map_lookup_elem(&sl_conn, &p->k);
+		if (!c)
+			return out(SL_R_NO_BACKEND);
+		if (!syn || (c->state != SL_CONN_CLOSING && flow_admissible(c, svc_id)) ||
+		    bpf_map_update_elem(&sl_conn, &p->k, nc, BPF_EXIST))
+			return forward_flow(ctx, p, end, c);
+	}
+	return send_to_backend(ctx, p, end, bk, svc_id, bk_id, 1);
 }
 
 static __always_inline void rev_key(struct sl_flow_key *k, const struct pkt *p, const struct sl_rev *rev)
@@ -552,22 +646,23 @@ static __always_inline void rev_key(struct sl_flow_key *k, const struct pkt *p, 
 static __always_inline int reverse(struct xdp_md *ctx, struct pkt *p, void *end,
 				   const struct sl_rev *rev)
 {
-	struct sl_flow_key k;
+	struct sl_scratch *sc = scratch();
 	struct sl_conn *c;
 
-	rev_key(&k, p, rev);
-	c = bpf_map_lookup_elem(&sl_conn, &k);
+	if (!sc)
+		return XDP_DROP;
+	rev_key(&sc->fkey, p, rev);
+	c = bpf_map_lookup_elem(&sl_conn, &sc->fkey);
 	if (!c || c->bk_id != rev->bk_id)
 		return out(SL_R_NO_FLOW);
 	if (p->k.proto == IPPROTO_TCP && c->state == SL_CONN_PENDING &&
 	    (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK))
 		c->state = SL_CONN_ESTABLISHED;
-	touch(c, p);
+	touch(c, p, meta());
 	if (ttl_expiring(p))
 		return out(SL_R_TTL_EXCEEDED);
-	count_flow(rev->svc_id, rev->bk_id, p->len, 0);
 	nat_rewrite(p, end, 0, rev->vip.addr, rev->vip.port);
-	return to_client(ctx, p, c, rev->vip.addr, k.src);
+	return count_flow(rev->svc_id, rev->bk_id, p->len, 0, to_client(ctx, p, c, rev->vip.addr, p->k.dst));
 }
 
 /* ---- ICMP errors ------------------------------------------------------ */
@@ -576,6 +671,7 @@ static __always_inline int reverse(struct xdp_md *ctx, struct pkt *p, void *end,
 struct quoted {
 	void *ip;
 	void *l4;
+	__u32 l4_room;              /* bytes of L4 the quoted IP header claims */
 	__be32 src[4], dst[4];
 	__be16 sport, dport;
 	__u8 proto;
@@ -588,33 +684,75 @@ static __always_inline int parse_quoted(struct pkt *p, void *end, struct quoted 
 
 	if (p->k.family == SL_AF_INET) {
 		struct iphdr *ip = inner;
+		__u32 hlen, tot;
 
 		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
 			return SL_R_ICMP_MALFORMED;
+		hlen = ip->ihl * 4;
+		tot = bpf_ntohs(ip->tot_len);
+		if (tot < hlen + 4)
+			return SL_R_ICMP_MALFORMED;
 		q->ip = ip;
-		q->l4 = inner + ip->ihl * 4;
+		q->l4 = inner + hlen;
+		q->l4_room = tot - hlen;
 		q->proto = ip->protocol;
 		q->src[0] = ip->saddr;
 		q->dst[0] = ip->daddr;
 	} else {
 		struct ipv6hdr *ip6 = inner;
+		__u32 off = sizeof(*ip6), limit;
+		__u8 nh;
 
 		if ((void *)(ip6 + 1) > end || ip6->version != 6)
 			return SL_R_ICMP_MALFORMED;
+		limit = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+		nh = ip6->nexthdr;
+		if (ipv6_skip_ext(inner, end, limit, &nh, &off) != OK || limit < off + 4)
+			return SL_R_ICMP_MALFORMED;
 		q->ip = ip6;
-		q->l4 = inner + sizeof(*ip6);
-		q->proto = ip6->nexthdr;
+		q->l4 = inner + off;
+		q->l4_room = limit - off;
+		q->proto = nh;
 		__builtin_memcpy(q->src, &ip6->saddr, 16);
 		__builtin_memcpy(q->dst, &ip6->daddr, 16);
 	}
 	if (q->proto != IPPROTO_TCP && q->proto != IPPROTO_UDP)
 		return SL_R_ICMP_UNMATCHED;
+	/* Quotes are cut short: what the error holds ends with its own IP
+	 * packet, and bytes after that (padding) are nobody's. */
+	{
+		__u32 held = p->l3_len - (__u32)(q->l4 - p->l3);
+
+		if ((__s32)held < 4)
+			return SL_R_ICMP_MALFORMED;
+		if (held < q->l4_room)
+			q->l4_room = held;
+	}
 	ports = q->l4;
 	if ((void *)(ports + 2) > end)
 		return SL_R_ICMP_MALFORMED;
 	q->sport = ports[0];
 	q->dport = ports[1];
 	return OK;
+}
+
+/* The quoted L4 checksum field, if the quote holds it (within the frame
+ * and within the quoted IP packet: bytes after it are not its own). */
+static __always_inline __sum16 *quoted_l4_csum(const struct quoted *q, void *end)
+{
+	if (q->proto == IPPROTO_TCP) {
+		struct tcphdr *th = q->l4;
+
+		if ((void *)(th + 1) > end || q->l4_room < sizeof(*th))
+			return NULL;
+		return &th->check;
+	} else {
+		struct udphdr *uh = q->l4;
+
+		if ((void *)(uh + 1) > end || q->l4_room < sizeof(*uh))
+			return NULL;
+		return &uh->check;
+	}
 }
 
 /*
@@ -625,16 +763,15 @@ static __always_inline int parse_quoted(struct pkt *p, void *end, struct quoted 
 static __always_inline __u32 rewrite_quoted(struct pkt *p, void *end, struct quoted *q,
 					    int dst_side, const __be32 *addr, __be16 port)
 {
-	__u32 icmp_diff, adiff, l4diff;
+	__u32 icmp_diff, adiff, pdiff;
 	__be16 *pp = q->l4;
-	int words = p->k.family == SL_AF_INET ? 1 : 4;
+	__sum16 *l4c, old;
 	__be32 *a;
 
 	if ((void *)(pp + 2) > end)
 		return 0;
 	if (p->k.family == SL_AF_INET) {
 		struct iphdr *ip = q->ip;
-		__sum16 old;
 
 		if ((void *)(ip + 1) > end)
 			return 0;
@@ -650,42 +787,29 @@ static __always_inline __u32 rewrite_quoted(struct pkt *p, void *end, struct quo
 		if ((void *)(ip6 + 1) > end)
 			return 0;
 		a = dst_side ? (__be32 *)&ip6->daddr : (__be32 *)&ip6->saddr;
-		adiff = sl_csum_diff_words(a, addr, words);
+		adiff = sl_csum_diff_words(a, addr, 4);
 		__builtin_memcpy(a, addr, 16);
 		icmp_diff = adiff;
 	}
 	pp += dst_side ? 1 : 0;
-	l4diff = adiff + sl_csum_diff16(*pp, port);
-	icmp_diff += sl_csum_diff16(*pp, port);
+	pdiff = sl_csum_diff16(*pp, port);
 	*pp = port;
+	icmp_diff += pdiff;
 
-	/* The quoted L4 checksum, when the quote is long enough to hold it. */
-	if (q->proto == IPPROTO_TCP) {
-		struct tcphdr *th = q->l4;
-
-		if ((void *)(th + 1) <= end) {
-			__sum16 old = th->check;
-
-			sl_csum_apply(&th->check, l4diff);
-			icmp_diff += sl_csum_diff16(old, th->check);
-		}
-	} else {
-		struct udphdr *uh = q->l4;
-
-		if ((void *)(uh + 1) <= end) {
-			__sum16 old = uh->check;
-
-			if (p->k.family == SL_AF_INET)
-				sl_csum_apply_udp(&uh->check, l4diff);
-			else if (uh->check)
-				sl_csum_apply(&uh->check, l4diff);
-			icmp_diff += sl_csum_diff16(old, uh->check);
-		}
+	l4c = quoted_l4_csum(q, end);
+	if (l4c) {
+		old = *l4c;
+		if (q->proto == IPPROTO_UDP && p->k.family == SL_AF_INET)
+			sl_csum_apply_udp(l4c, adiff + pdiff);
+		else if (q->proto == IPPROTO_TCP || *l4c)
+			sl_csum_apply(l4c, adiff + pdiff);
+		icmp_diff += sl_csum_diff16(old, *l4c);
 	}
 	return icmp_diff;
 }
 
-/* Rewrite an outer address (no port) with IP and ICMPv6 pseudo-header fixes. */
+/* Rewrite an outer address (no port); returns what the ICMPv6 checksum's
+ * pseudo-header must absorb (ICMPv4 has none). */
 static __always_inline __u32 rewrite_outer(struct pkt *p, void *end, int dst_side, const __be32 *addr)
 {
 	__u32 adiff;
@@ -700,7 +824,7 @@ static __always_inline __u32 rewrite_outer(struct pkt *p, void *end, int dst_sid
 		adiff = sl_csum_diff_words(a, addr, 1);
 		*a = addr[0];
 		sl_csum_apply(&ip->check, adiff);
-		return 0;           /* ICMPv4 has no pseudo-header */
+		return 0;
 	} else {
 		struct ipv6hdr *ip6 = p->l3;
 		__be32 *a;
@@ -734,97 +858,169 @@ static __always_inline void dec_ttl(struct pkt *p, void *end)
 	}
 }
 
-static __always_inline int icmp_error(struct xdp_md *ctx, struct pkt *p, void *end)
+static __always_inline int same_addr(const __be32 *a, const __be32 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* From the client side: an error sent to the VIP, quoting VIP -> client. */
+static __always_inline int icmp_from_client(struct xdp_md *ctx, struct pkt *p, void *end,
+					    struct quoted *q)
 {
 	struct sl_icmphdr *ic = p->l4;
-	struct quoted q = {};
-	struct sl_l4addr key = {};
-	struct sl_flow_key k = {};
+	struct sl_scratch *sc = scratch();
+	struct sl_flow_key *k;
+	struct sl_backend *bk;
 	struct sl_conn *c;
-	__u32 diff;
+	__u32 bk_id, diff;
+
+	if (!sc)
+		return XDP_DROP;
+	k = &sc->fkey;
+	__builtin_memcpy(k->src, q->dst, 16);
+	__builtin_memcpy(k->dst, q->src, 16);
+	k->sport = q->dport;
+	k->dport = q->sport;
+	k->proto = q->proto;
+	k->family = p->k.family;
+	k->pad = 0;
+	c = bpf_map_lookup_elem(&sl_conn, k);
+	if (!c)
+		return out(SL_R_ICMP_UNMATCHED);
+	bk_id = c->bk_id;
+	bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
+	if (!bk)
+		return out(SL_R_NO_BACKEND);
+	if (ttl_expiring(p))
+		return out(SL_R_TTL_EXCEEDED);
+	diff = rewrite_quoted(p, end, q, 0, bk->addr.addr, bk->addr.port);
+	diff += rewrite_outer(p, end, 1, bk->addr.addr);
+	dec_ttl(p, end);
+	if ((void *)(ic + 1) > end)
+		return XDP_DROP;
+	sl_csum_apply(&ic->checksum, diff);
+	return count_flow(c->svc_id, bk_id, p->len, 0, to_backend(ctx, p, bk, p->k.src));
+}
+
+/* From the backend side: an error about what we sent there, client -> backend,
+ * from the backend itself or from a router on the way. */
+static __always_inline int icmp_from_backend(struct xdp_md *ctx, struct pkt *p, void *end,
+					     struct quoted *q, const struct sl_rev *rev)
+{
+	struct sl_icmphdr *ic = p->l4;
+	struct sl_scratch *sc = scratch();
+	struct sl_flow_key *k;
+	struct sl_bk_stats *bs;
+	struct sl_conn *c;
+	__u32 bk_id = rev->bk_id, diff;
+	int from_backend;
+
+	if (!sc)
+		return XDP_DROP;
+	k = &sc->fkey;
+	__builtin_memcpy(k->src, q->src, 16);
+	__builtin_memcpy(k->dst, rev->vip.addr, 16);
+	k->sport = q->sport;
+	k->dport = rev->vip.port;
+	k->proto = q->proto;
+	k->family = p->k.family;
+	k->pad = 0;
+	c = bpf_map_lookup_elem(&sl_conn, k);
+	if (!c || c->bk_id != bk_id)
+		return out(SL_R_ICMP_UNMATCHED);
+	if (ttl_expiring(p))
+		return out(SL_R_TTL_EXCEEDED);
+	if ((p->k.family == SL_AF_INET && ic->type == SL_ICMP_DEST_UNREACH) ||
+	    (p->k.family == SL_AF_INET6 && ic->type == SL_ICMPV6_DEST_UNREACH)) {
+		bs = bpf_map_lookup_elem(&sl_bk_stats, &bk_id);
+		if (bs)
+			bs->icmp_unreach++;
+	}
+	from_backend = same_addr(p->k.src, q->dst);
+	diff = rewrite_quoted(p, end, q, 1, rev->vip.addr, rev->vip.port);
+	/* The backend's own error seems to come from the VIP; a router's
+	 * keeps its address. */
+	if (from_backend)
+		diff += rewrite_outer(p, end, 0, rev->vip.addr);
+	dec_ttl(p, end);
+	if ((void *)(ic + 1) > end)
+		return XDP_DROP;
+	sl_csum_apply(&ic->checksum, diff);
+	return count_flow(rev->svc_id, bk_id, p->len, 0,
+			  to_client(ctx, p, c, from_backend ? rev->vip.addr : p->k.src, p->k.dst));
+}
+
+static __always_inline int icmp_error(struct xdp_md *ctx, struct pkt *p, void *end)
+{
+	struct sl_scratch *sc = scratch();
+	struct quoted q = {};
+	struct sl_l4addr *key;
+	struct sl_rev *rev;
 	int r;
 
 	r = parse_quoted(p, end, &q);
 	if (r != OK)
-		return is_vip_addr(p) ? out(r) : out(SL_R_NOT_OURS);
-	key.proto = q.proto;
-	key.family = p->k.family;
-	k.proto = q.proto;
-	k.family = p->k.family;
+		return out(to_vip_addr(p) ? r : SL_R_NOT_OURS);
+	if (!sc)
+		return XDP_DROP;
+	key = &sc->akey;
+	key->proto = q.proto;
+	key->family = p->k.family;
 
-	/* From the client side: it quotes what we sent it, VIP -> client. */
-	__builtin_memcpy(key.addr, q.src, 16);
-	key.port = q.sport;
-	if (bpf_map_lookup_elem(&sl_svc, &key)) {
-		struct sl_backend *bk;
-		__u32 bk_id;
+	__builtin_memcpy(key->addr, q.src, 16);
+	key->port = q.sport;
+	if (same_addr(p->k.dst, q.src) && bpf_map_lookup_elem(&sl_svc, key))
+		return icmp_from_client(ctx, p, end, &q);
 
-		__builtin_memcpy(k.src, q.dst, 16);
-		__builtin_memcpy(k.dst, q.src, 16);
-		k.sport = q.dport;
-		k.dport = q.sport;
-		c = bpf_map_lookup_elem(&sl_conn, &k);
-		if (!c)
-			return out(SL_R_ICMP_UNMATCHED);
-		bk_id = c->bk_id;
-		bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
-		if (!bk)
-			return out(SL_R_NO_BACKEND);
-		if (ttl_expiring(p))
-			return out(SL_R_TTL_EXCEEDED);
-		diff = rewrite_quoted(p, end, &q, 0, bk->addr.addr, bk->addr.port);
-		diff += rewrite_outer(p, end, 1, bk->addr.addr);
-		dec_ttl(p, end);
-		if ((void *)(ic + 1) > end)
+	__builtin_memcpy(key->addr, q.dst, 16);
+	key->port = q.dport;
+	rev = bpf_map_lookup_elem(&sl_rev, key);
+	if (rev)
+		return icmp_from_backend(ctx, p, end, &q, rev);
+	return out(to_vip_addr(p) ? SL_R_ICMP_UNMATCHED : SL_R_NOT_OURS);
+}
+
+/*
+ * ICMP errors are rare; their path is long. As a global function the
+ * verifier checks it once, from a state rebuilt here, instead of once per
+ * shape of packet that reaches it.
+ */
+__attribute__((noinline)) int sl_icmp(struct xdp_md *ctx, __u32 l3_off, __u32 l4_off, __u32 vlan)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct pkt p = {};
+
+	l3_off &= 0xff;
+	l4_off &= 0x3fff;
+	p.len = end - data;
+	p.vlan = !!vlan;
+	p.l3 = data + l3_off;
+	p.l4 = data + l4_off;
+	if (p.l4 + sizeof(struct sl_icmphdr) > end || p.l3 + sizeof(struct iphdr) > end)
+		return XDP_DROP;
+	if (((struct iphdr *)p.l3)->version == 4) {
+		struct iphdr *ip = p.l3;
+
+		if ((void *)(ip + 1) > end)
 			return XDP_DROP;
-		sl_csum_apply(&ic->checksum, diff);
-		count_flow(c->svc_id, bk_id, p->len, 0);
-		return to_backend(ctx, p, bk, p->k.src);
-	}
+		p.k.family = SL_AF_INET;
+		p.k.proto = IPPROTO_ICMP;
+		p.l3_len = bpf_ntohs(ip->tot_len);
+		p.k.src[0] = ip->saddr;
+		p.k.dst[0] = ip->daddr;
+	} else {
+		struct ipv6hdr *ip6 = p.l3;
 
-	/* From the backend side: it quotes what we sent there, client -> backend. */
-	__builtin_memcpy(key.addr, q.dst, 16);
-	key.port = q.dport;
-	{
-		struct sl_rev *rev = bpf_map_lookup_elem(&sl_rev, &key);
-		struct sl_bk_stats *bs;
-		__u32 bk_id;
-		int from_backend = 1, i;
-
-		if (!rev)
-			return is_vip_addr(p) ? out(SL_R_ICMP_UNMATCHED) : out(SL_R_NOT_OURS);
-		__builtin_memcpy(k.src, q.src, 16);
-		__builtin_memcpy(k.dst, rev->vip.addr, 16);
-		k.sport = q.sport;
-		k.dport = rev->vip.port;
-		c = bpf_map_lookup_elem(&sl_conn, &k);
-		if (!c || c->bk_id != rev->bk_id)
-			return out(SL_R_ICMP_UNMATCHED);
-		if (ttl_expiring(p))
-			return out(SL_R_TTL_EXCEEDED);
-		bk_id = rev->bk_id;
-		if ((p->k.family == SL_AF_INET && ic->type == SL_ICMP_DEST_UNREACH) ||
-		    (p->k.family == SL_AF_INET6 && ic->type == SL_ICMPV6_DEST_UNREACH)) {
-			bs = bpf_map_lookup_elem(&sl_bk_stats, &bk_id);
-			if (bs)
-				bs->icmp_unreach++;
-		}
-#pragma unroll
-		for (i = 0; i < 4; i++)
-			if (p->k.src[i] != q.dst[i])
-				from_backend = 0;
-		diff = rewrite_quoted(p, end, &q, 1, rev->vip.addr, rev->vip.port);
-		/* An error from the backend itself seems to come from the VIP;
-		 * one from a router on the way keeps its address. */
-		if (from_backend)
-			diff += rewrite_outer(p, end, 0, rev->vip.addr);
-		dec_ttl(p, end);
-		if ((void *)(ic + 1) > end)
+		if ((void *)(ip6 + 1) > end)
 			return XDP_DROP;
-		sl_csum_apply(&ic->checksum, diff);
-		count_flow(rev->svc_id, bk_id, p->len, 0);
-		return to_client(ctx, p, c, from_backend ? rev->vip.addr : p->k.src, p->k.dst);
+		p.k.family = SL_AF_INET6;
+		p.k.proto = SL_IPPROTO_ICMPV6;
+		p.l3_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+		__builtin_memcpy(p.k.src, &ip6->saddr, 16);
+		__builtin_memcpy(p.k.dst, &ip6->daddr, 16);
 	}
+	return icmp_error(ctx, &p, end);
 }
 
 /* ---- entry ------------------------------------------------------------ */
@@ -837,11 +1033,13 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	void *l3 = data + sizeof(*eth);
 	struct pkt p = {};
-	struct sl_l4addr key = {};
+	struct sl_scratch *sc;
+	struct sl_l4addr *key;
 	struct sl_svc *svc;
 	struct sl_rev *rev;
+	struct sl_conn *c;
 	__be16 proto;
-	int r;
+	int r, to_vip;
 
 	if ((void *)(eth + 1) > end)
 		return out(SL_R_L2_TRUNC);
@@ -866,27 +1064,49 @@ int sluice_xdp(struct xdp_md *ctx)
 		return out(SL_R_NOT_IP);
 
 	if (r != OK) {
-		if (soft_reason(r) && !is_vip_addr(&p))
+		if (soft_reason(r) && !is_ours(&p))
 			return out(SL_R_NOT_OURS);
 		return out(r);
 	}
 	if (p.icmp_err)
-		return icmp_error(ctx, &p, end);
-	if (!filter_has(p.k.dst) && !filter_has(p.k.src))
-		return out(SL_R_NOT_OURS);
+		return sl_icmp(ctx, p.l3 - data, p.l4 - data, p.vlan);
 
-	__builtin_memcpy(key.addr, p.k.dst, 16);
-	key.port = p.k.dport;
-	key.proto = p.k.proto;
-	key.family = p.k.family;
-	svc = bpf_map_lookup_elem(&sl_svc, &key);
-	if (svc)
-		return forward(ctx, &p, end, svc);
+	to_vip = filter_has(SL_ADDR_VIP, p.k.dst);
+	if (to_vip) {
+		/* A SYN goes straight to the insert: a table miss is most of
+		 * what a new flow costs. */
+		int syn = p.k.proto == IPPROTO_TCP &&
+			  (p.tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST)) == SL_TCP_SYN;
 
-	__builtin_memcpy(key.addr, p.k.src, 16);
-	key.port = p.k.sport;
-	rev = bpf_map_lookup_elem(&sl_rev, &key);
-	if (rev)
-		return reverse(ctx, &p, end, rev);
-	return out(is_vip_addr(&p) ? SL_R_NO_SERVICE : SL_R_NOT_OURS);
+		if (!syn) {
+			c = bpf_map_lookup_elem(&sl_conn, &p.k);
+			if (c)
+				return forward_flow(ctx, &p, end, c);
+		}
+		sc = scratch();
+		if (!sc)
+			return XDP_DROP;
+		key = &sc->akey;
+		__builtin_memcpy(key->addr, p.k.dst, 16);
+		key->port = p.k.dport;
+		key->proto = p.k.proto;
+		key->family = p.k.family;
+		svc = bpf_map_lookup_elem(&sl_svc, key);
+		if (svc)
+			return forward_new(ctx, &p, end, svc, syn);
+	}
+	if (filter_has(SL_ADDR_BACKEND, p.k.src)) {
+		sc = scratch();
+		if (!sc)
+			return XDP_DROP;
+		key = &sc->akey;
+		__builtin_memcpy(key->addr, p.k.src, 16);
+		key->port = p.k.sport;
+		key->proto = p.k.proto;
+		key->family = p.k.family;
+		rev = bpf_map_lookup_elem(&sl_rev, key);
+		if (rev)
+			return reverse(ctx, &p, end, rev);
+	}
+	return out(to_vip && to_vip_addr(&p) ? SL_R_NO_SERVICE : SL_R_NOT_OURS);
 }

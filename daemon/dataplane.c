@@ -28,6 +28,11 @@
 #include "maglev.h"
 #include "log.h"
 
+struct dp_addr {
+	struct sl_addr_key key;
+	__u32 count;
+};
+
 struct dp_state {
 	struct sl_dp pub;
 	/* mirror of the maps, by id */
@@ -37,7 +42,9 @@ struct dp_state {
 	__u64 svc_sig[SL_MAX_SERVICES];         /* 0: table content unknown */
 	bool bk_used[SL_MAX_BACKENDS];
 	struct sl_backend bk[SL_MAX_BACKENDS];
-	__u64 filter[SL_FILTER_WORDS];
+	__u64 filter[2 * SL_FILTER_WORDS];
+	struct dp_addr *addrs;                  /* sl_addrs as written, sorted */
+	unsigned nr_addrs;
 	__u32 ifindex[SL_MAX_IFACES];
 	unsigned nr_ifindex;
 	int xdp_flags;
@@ -110,6 +117,40 @@ static void pin_path(char *buf, size_t len, const char *root, const char *name)
 
 /* ---- mirror ----------------------------------------------------------- */
 
+static int addr_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct dp_addr *)a)->key, &((const struct dp_addr *)b)->key,
+		      sizeof(struct sl_addr_key));
+}
+
+static int load_addrs(struct dp_state *st)
+{
+	struct sl_dp *dp = &st->pub;
+	struct sl_addr_key key, next;
+	void *prev = NULL;
+	unsigned cap = 0;
+	__u32 count;
+
+	while (!bpf_map_get_next_key(FD(dp, sl_addrs), prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(FD(dp, sl_addrs), &key, &count))
+			continue;
+		if (st->nr_addrs == cap) {
+			struct dp_addr *n = realloc(st->addrs, (cap = cap ? 2 * cap : 256) * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			st->addrs = n;
+		}
+		st->addrs[st->nr_addrs].key = key;
+		st->addrs[st->nr_addrs++].count = count;
+	}
+	if (st->nr_addrs)
+		qsort(st->addrs, st->nr_addrs, sizeof(*st->addrs), addr_cmp);
+	return 0;
+}
+
 static int load_mirror(struct dp_state *st)
 {
 	struct sl_dp *dp = &st->pub;
@@ -139,9 +180,9 @@ static int load_mirror(struct dp_state *st)
 			continue;
 		st->bk_used[rv.bk_id] = true;
 	}
-	for (w = 0; w < SL_FILTER_WORDS; w++)
+	for (w = 0; w < 2 * SL_FILTER_WORDS; w++)
 		bpf_map_lookup_elem(FD(dp, sl_addr_filter), &w, &st->filter[w]);
-	return 0;
+	return load_addrs(st);
 }
 
 /* ---- open / close ----------------------------------------------------- */
@@ -262,6 +303,7 @@ void sl_dp_close(struct sl_dp *dp)
 	if (!dp)
 		return;
 	sluice__destroy(dp->skel);
+	free(ST(dp)->addrs);
 	free(ST(dp));
 }
 
@@ -401,27 +443,28 @@ out:
 	return rc;
 }
 
-static void filter_set(__u64 *f, const __be32 *addr)
+static void filter_set(__u64 *f, enum sl_addr_kind kind, const __be32 *addr)
 {
 	__u32 bit = sl_addr_bit(addr);
 
-	f[bit >> 6] |= 1ull << (bit & 63);
+	f[kind * SL_FILTER_WORDS + (bit >> 6)] |= 1ull << (bit & 63);
 }
 
 static int write_filter(struct dp_state *st)
 {
 	struct sl_dp *dp = &st->pub;
-	__u64 f[SL_FILTER_WORDS] = { 0 };
+	static __u64 f[2 * SL_FILTER_WORDS];
 	__u32 i;
 	int rc;
 
+	memset(f, 0, sizeof(f));
 	for (i = 0; i < SL_MAX_SERVICES; i++)
 		if (st->svc_used[i])
-			filter_set(f, st->svc_key[i].addr);
+			filter_set(f, SL_ADDR_VIP, st->svc_key[i].addr);
 	for (i = 1; i < SL_MAX_BACKENDS; i++)
 		if (st->bk_used[i])
-			filter_set(f, st->bk[i].addr.addr);
-	for (i = 0; i < SL_FILTER_WORDS; i++) {
+			filter_set(f, SL_ADDR_BACKEND, st->bk[i].addr.addr);
+	for (i = 0; i < 2 * SL_FILTER_WORDS; i++) {
 		if (f[i] == st->filter[i])
 			continue;
 		/* Words change whole: no bit still needed is ever missing. */
@@ -433,42 +476,60 @@ static int write_filter(struct dp_state *st)
 	return 0;
 }
 
-static int write_vips(struct dp_state *st)
+static void addr_key(struct sl_addr_key *k, const struct sl_l4addr *a, enum sl_addr_kind kind)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, a->addr, sizeof(k->addr));
+	k->family = a->family;
+	k->kind = kind;
+}
+
+/* sl_addrs: VIP addresses of services and addresses of backends (draining
+ * ones too), each with how many use it; written as a difference. */
+static int write_addrs(struct dp_state *st)
 {
 	struct sl_dp *dp = &st->pub;
-	struct sl_vip_key key, next;
-	void *prev = NULL;
-	__u32 i, j, count;
-	int rc;
+	struct dp_addr *want;
+	unsigned n = 0, u = 0, i, j;
+	int rc = 0;
 
-	for (i = 0; i < SL_MAX_SERVICES; i++) {
-		if (!st->svc_used[i])
+	want = calloc(SL_MAX_SERVICES + SL_MAX_BACKENDS, sizeof(*want));
+	if (!want)
+		return -ENOMEM;
+	for (i = 0; i < SL_MAX_SERVICES; i++)
+		if (st->svc_used[i])
+			addr_key(&want[n++].key, &st->svc_key[i], SL_ADDR_VIP);
+	for (i = 1; i < SL_MAX_BACKENDS; i++)
+		if (st->bk_used[i])
+			addr_key(&want[n++].key, &st->bk[i].addr, SL_ADDR_BACKEND);
+	qsort(want, n, sizeof(*want), addr_cmp);
+	for (i = 0; i < n; i++) {               /* unique, counted */
+		if (u && !addr_cmp(&want[u - 1], &want[i])) {
+			want[u - 1].count++;
 			continue;
-		memset(&key, 0, sizeof(key));
-		memcpy(key.addr, st->svc_key[i].addr, sizeof(key.addr));
-		key.family = st->svc_key[i].family;
-		for (count = 0, j = 0; j < SL_MAX_SERVICES; j++)
-			if (st->svc_used[j] && !memcmp(st->svc_key[j].addr, key.addr, 16) &&
-			    st->svc_key[j].family == key.family)
-				count++;
-		rc = bpf_map_update_elem(FD(dp, sl_vips), &key, &count, BPF_ANY);
-		if (rc)
-			return rc;
-	}
-	/* Addresses that lost their last service. */
-	while (!bpf_map_get_next_key(FD(dp, sl_vips), prev, &next)) {
-		bool used = false;
-
-		key = next;
-		prev = &key;
-		for (j = 0; j < SL_MAX_SERVICES && !used; j++)
-			used = st->svc_used[j] && !memcmp(st->svc_key[j].addr, key.addr, 16) &&
-			       st->svc_key[j].family == key.family;
-		if (!used) {
-			bpf_map_delete_elem(FD(dp, sl_vips), &key);
-			prev = NULL;    /* restart: the deleted key cannot lead on */
 		}
+		want[u] = want[i];
+		want[u++].count = 1;
 	}
+	for (i = 0, j = 0; i < u || j < st->nr_addrs;) {
+		int c = i == u ? 1 : j == st->nr_addrs ? -1 : addr_cmp(&want[i], &st->addrs[j]);
+
+		if (c < 0 || (c == 0 && want[i].count != st->addrs[j].count))
+			rc = bpf_map_update_elem(FD(dp, sl_addrs), &want[i].key, &want[i].count, BPF_ANY);
+		else if (c > 0)
+			bpf_map_delete_elem(FD(dp, sl_addrs), &st->addrs[j].key);
+		if (rc)
+			break;
+		i += c <= 0;
+		j += c >= 0;
+	}
+	if (rc) {
+		free(want);
+		return rc;
+	}
+	free(st->addrs);
+	st->addrs = want;
+	st->nr_addrs = u;
 	return 0;
 }
 
@@ -661,7 +722,7 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 			goto out;
 		}
 	}
-	rc = write_vips(st);
+	rc = write_addrs(st);
 	if (!rc)
 		rc = write_filter(st);
 	if (rc) {
@@ -719,8 +780,10 @@ int sl_dp_reap_gone(struct sl_dp *dp)
 		freed++;
 	}
 	free(ref);
-	if (freed)
+	if (freed) {
+		write_addrs(st);
 		write_filter(st);
+	}
 	return freed;
 }
 
@@ -745,6 +808,21 @@ int sl_dp_set_nexthop(struct sl_dp *dp, __u32 bk_id, __u32 ifindex,
 		memset(v.nh_smac, 0, 6);
 	}
 	return write_backend(st, bk_id, &v);
+}
+
+int sl_dp_tick(struct sl_dp *dp)
+{
+	struct timespec ts;
+	struct sl_meta meta;
+	__u32 zero = 0;
+	int rc;
+
+	rc = bpf_map_lookup_elem(FD(dp, sl_meta), &zero, &meta);
+	if (rc)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	meta.now_ns = ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	return bpf_map_update_elem(FD(dp, sl_meta), &zero, &meta, BPF_ANY);
 }
 
 int sl_dp_bump_nh_gen(struct sl_dp *dp)

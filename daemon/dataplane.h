@@ -51,6 +51,9 @@ const struct sl_backend *sl_dp_backend(const struct sl_dp *dp, __u32 id);
 int sl_dp_set_nexthop(struct sl_dp *dp, __u32 bk_id, __u32 ifindex,
 		      const __u8 *dmac, const __u8 *smac);
 
+/* Write the data path's clock (sl_meta.now_ns); call every tick. */
+int sl_dp_tick(struct sl_dp *dp);
+
 /* Bump the generation that invalidates per-flow reverse next hops. */
 int sl_dp_bump_nh_gen(struct sl_dp *dp);
 

@@ -124,6 +124,7 @@ static int loop(struct daemon *d)
 
 				if (read(fd, &exp, sizeof(exp)) != sizeof(exp))
 					continue;
+				sl_dp_tick(d->dp);
 				if (++d->ticks % SL_REAP_TICKS)
 					continue;
 				freed = sl_dp_reap_gone(d->dp);
@@ -209,6 +210,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sl_log(LOG_INFO, "%s maps under %s", d.dp->adopted ? "adopted pinned" : "created", d.pin_root);
+	sl_dp_tick(d.dp);
 	if (sl_nh_open(&d.nh, d.dp, err, sizeof(err)) || add_fd(d.epfd, sl_nh_fd(d.nh))) {
 		sl_log(LOG_ERR, "%s", err);
 		goto out;

@@ -55,6 +55,15 @@ static inline __u32 sl_hash_flow(const struct sl_flow_key *k, __u32 seed)
 	return sl_fmix(h, sizeof(*k));
 }
 
+/*
+ * Step between a flow's Maglev probes: (h + i * step) mod M. Derived from
+ * the flow's hash by one more mix instead of a second pass over the key.
+ */
+static inline __u32 sl_probe_step(__u32 h, __u32 M)
+{
+	return M > 1 ? sl_fmix(h ^ SL_SEED_PROBE, 4) % (M - 1) + 1 : 0;
+}
+
 /* A backend's identity for its Maglev permutation: its address, not its id. */
 static inline __u32 sl_hash_l4addr(const struct sl_l4addr *a, __u32 seed)
 {

@@ -35,10 +35,17 @@ struct sl_l4addr {
 	__u8   family;              /* enum sl_family */
 };
 
-/* sl_vips: every VIP address, to tell "ours" for packets without ports. */
-struct sl_vip_key {
+/*
+ * sl_addrs: every VIP address and every backend address (exact set, with
+ * how many services or backends use it), to judge packets that have no
+ * ports to look up: fragments, unknown protocols, malformed L4 headers.
+ */
+enum sl_addr_kind { SL_ADDR_VIP = 0, SL_ADDR_BACKEND = 1 };
+
+struct sl_addr_key {
 	__be32 addr[4];
-	__u32  family;
+	__u16  family;
+	__u16  kind;                /* enum sl_addr_kind */
 };
 
 /* Connection table key: the client-side 5-tuple as the client sent it. */
@@ -185,8 +192,12 @@ struct sl_bk_stats {
 };
 
 /*
- * sl_addr_filter: a 65,536-bit filter over VIP and backend addresses, so a
- * packet that is neither to a VIP nor from a backend costs one array load.
+ * sl_addr_filter: two 65,536-bit filters, one over VIP addresses (words
+ * 0..SL_FILTER_WORDS-1, tested with a packet's destination) and one over
+ * backend addresses (the next SL_FILTER_WORDS words, tested with its
+ * source), indexed by enum sl_addr_kind. A packet that is neither to a VIP
+ * nor from a backend costs two array loads, and the filter that hits tells
+ * the direction.
  */
 #define SL_FILTER_WORDS 1024
 static inline __u32 sl_addr_bit(const __be32 *a)
@@ -203,7 +214,10 @@ struct sl_meta {
 	                               per-flow reverse next hops older than it are looked up again */
 	__u64 config_hash;
 	__u64 applied_ns;
-	__u64 reserved[4];
+	__u64 now_ns;               /* CLOCK_MONOTONIC, written by the daemon every tick:
+	                               the data path's clock for last-seen times, so an
+	                               established packet calls no clock helper */
+	__u64 reserved[3];
 };
 
 #endif

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# sluice benchmarks (`make bench` builds first, then runs this).
+#
+# stdout: one JSON object per line, nothing else; progress goes to stderr.
+#   xdp.floor, xdp.non_vip, xdp.established, xdp.new_flow
+#                   ns/packet, BPF_PROG_TEST_RUN through bench/harness.bpf.c
+#                   (build/bench/xdp_bench; needs root, no lab)
+#   xdp.live_pps    packets/s through the lab gateway with live frames,
+#                   sluice against a bare redirect on the same veths
+#                   (build/bench/livepps inside a tests/e2e/lab.sh lab)
+# Exit status: 0, or 1 when a benchmark failed or a path check did not hold.
+# A lab that cannot run here (not root, tools missing) is reported as a
+# "skipped" line, not a failure.
+#
+# Environment: BENCH_REPEAT (1000000), BENCH_RUNS (5), BENCH_LIVE_COUNT
+# (frames per round, 10000000), BENCH_LIVE_ROUNDS (3), BENCH_ONLY (test_run
+# or live: run one half).
+set -uo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=${LAB_BUILD:-$TOP/build}
+REPEAT=${BENCH_REPEAT:-1000000}
+RUNS=${BENCH_RUNS:-5}
+LIVE_COUNT=${BENCH_LIVE_COUNT:-10000000}
+LIVE_ROUNDS=${BENCH_LIVE_ROUNDS:-3}
+ONLY=${BENCH_ONLY:-}
+
+# JSON keeps the real stdout (fd 3); everything else, the lab's chatter
+# included, goes to stderr.
+exec 3>&1 1>&2
+log() { echo "bench: $*" >&2; }
+status=0
+
+if [ "$(id -u)" != 0 ]; then
+	log "benchmarks need root (BPF_PROG_TEST_RUN, namespaces)"
+	exit 1
+fi
+for t in xdp_bench livepps; do
+	[ -x "$B/bench/$t" ] || { log "$B/bench/$t not built (make all)"; exit 1; }
+done
+
+# ---- 1. ns/packet (about 15 s) ------------------------------------------
+if [ -z "$ONLY" ] || [ "$ONLY" = test_run ]; then
+	log "xdp_bench: repeat $REPEAT, median of $RUNS runs"
+	if ! timeout --foreground 300 "$B/bench/xdp_bench" --repeat "$REPEAT" --runs "$RUNS" >&3; then
+		log "FAIL: xdp_bench"
+		status=1
+	fi
+fi
+
+# ---- 2. packets/s in the lab (about 1-2 min) ------------------------------
+# A subshell of its own, so its EXIT trap (lab_down) runs whatever happens
+# inside it: failure, a timeout, Ctrl-C (INT reaches the whole foreground
+# process group; the lab's traps turn it into an exit).
+live() {
+	LAB_PREFIX=slb$$
+	# shellcheck disable=SC1091
+	. "$TOP/tests/e2e/lab.sh"
+	lab_require
+	lab_require_sluiced
+	trap lab_down EXIT
+	lab_trap_signals
+	lab_up || { lab_log "lab_up failed"; exit 1; }
+	lab_write_config "$LAB_DIR/sluice.conf" v4 1 2 3 || exit 1
+
+	lab_start_sluiced "$LAB_DIR/sluice.conf" || lab_fail "sluiced did not start"
+	log "livepps: sluice and the bare redirect, alternating, $LIVE_ROUNDS x $LIVE_COUNT frames each"
+	timeout --foreground 300 "$B/bench/livepps" --prefix "$LAB_PREFIX" --mode both --pin-root "$LAB_PIN_ROOT" \
+		--count "$LIVE_COUNT" --rounds "$LIVE_ROUNDS" >&3 || { log "livepps failed"; exit 1; }
+}
+
+if [ -z "$ONLY" ] || [ "$ONLY" = live ]; then
+	(live)
+	rc=$?
+	case $rc in
+	0) ;;
+	77)
+		log "SKIP: xdp.live_pps: the lab cannot run here"
+		echo '{"bench":"xdp.live_pps","skipped":"the lab cannot run here (see stderr)"}' >&3 ;;
+	*)
+		log "FAIL: xdp.live_pps (exit $rc)"
+		status=1 ;;
+	esac
+fi
+
+exit $status

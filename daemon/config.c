@@ -1,0 +1,1160 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * sluice.conf: libconfig syntax, parsed and validated into struct
+ * sl_config. The grammar is in docs/sluice.conf.5; every rule below has an
+ * error naming FILE:LINE of the offending setting.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "maglev.h"
+
+#define SL_CONFIG_FILE_MAX (64u << 20)   /* refuse bigger files */
+
+/* An integer literal without the L suffix that does not fit 32 bits:
+ * libconfig 1.5 wraps it silently, so the source text is checked. */
+struct wrapped {
+	int line;                   /* of the setting's name, as libconfig counts */
+	char name[32];              /* the setting it is assigned to */
+	char text[32];              /* the literal as written */
+};
+
+struct ctx {
+	const char *name;           /* file name for messages */
+	char *err;
+	size_t errlen;
+	struct wrapped *wraps;
+	unsigned nr_wraps;
+	int include_line;           /* first @include, 0 if none */
+};
+
+static int fail(struct ctx *x, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct ctx *x, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!x->err || !x->errlen)
+		return -EINVAL;
+	n = snprintf(x->err, x->errlen, "%s:%d: ", x->name, line > 0 ? line : 1);
+	if (n < 0 || (size_t)n >= x->errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(x->err + n, x->errlen - n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int line_of(const config_setting_t *s)
+{
+	return s ? (int)config_setting_source_line(s) : 1;
+}
+
+/* ---- addresses ---------------------------------------------------------- */
+
+int sl_addr_parse(const char *s, struct sl_l4addr *a)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (!s || !a)
+		return -EINVAL;
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memset(a->addr, 0, sizeof(a->addr));
+		a->addr[0] = a4.s_addr;
+		a->family = SL_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &a6) == 1) {
+		memcpy(a->addr, &a6, sizeof(a->addr));
+		a->family = SL_AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int sl_addr_format(const struct sl_l4addr *a, char *buf, size_t len)
+{
+	int af;
+
+	if (!a || !buf)
+		return -EINVAL;
+	if (a->family == SL_AF_INET)
+		af = AF_INET;
+	else if (a->family == SL_AF_INET6)
+		af = AF_INET6;
+	else
+		return -EINVAL;
+	if (!inet_ntop(af, a->addr, buf, len > INT32_MAX ? INT32_MAX : (socklen_t)len))
+		return errno == ENOSPC ? -ENOSPC : -EINVAL;
+	return 0;
+}
+
+/* Why an address cannot be a VIP or a backend, or NULL if it can. */
+static const char *not_unicast(const struct sl_l4addr *a)
+{
+	if (a->family == SL_AF_INET) {
+		__u32 v = ntohl(a->addr[0]);
+
+		if ((v >> 24) == 0)
+			return "is in 0.0.0.0/8, not a unicast address";
+		if ((v >> 24) == 127)
+			return "is a loopback address";
+		if ((v >> 28) == 0xe)
+			return "is a multicast address";
+		if ((v >> 28) == 0xf)
+			return "is a reserved or broadcast address";
+		return NULL;
+	}
+	{
+		const __u8 *b = (const __u8 *)a->addr;
+		static const __u8 zero[16], loop[16] = { [15] = 1 };
+		static const __u8 mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+		if (!memcmp(b, zero, 16))
+			return "is the unspecified address";
+		if (!memcmp(b, loop, 16))
+			return "is a loopback address";
+		if (b[0] == 0xff)
+			return "is a multicast address";
+		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+			return "is link-local (needs a scope): not supported";
+		if (!memcmp(b, mapped, 12))
+			return "is IPv4-mapped: write the IPv4 address";
+	}
+	return NULL;
+}
+
+static const char *proto_name(__u8 proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : "tcp";
+}
+
+/* "198.18.1.100 port 80/tcp", "2001:2::1 port 53/udp" */
+static const char *fmt_l4(const struct sl_l4addr *a, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sl_addr_format(a, ip, sizeof(ip)))
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(buf, len, "%s port %u/%s", ip, ntohs(a->port), proto_name(a->proto));
+	return buf;
+}
+
+static const char *fmt_ip(const struct sl_l4addr *a, char *buf, size_t len)
+{
+	if (sl_addr_format(a, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/* ---- the source text: wrapped integers and @include --------------------- */
+
+static int is_ident_start(int c)
+{
+	return isalpha(c) || c == '*';
+}
+
+static int is_ident(int c)
+{
+	return isalnum(c) || c == '-' || c == '_' || c == '*';
+}
+
+/* Does an integer literal (sign, digits, no suffix) fit libconfig's int? */
+static int fits_int(const char *p, size_t n, int hex)
+{
+	unsigned long long v = 0;
+	int neg = 0;
+
+	if (*p == '+' || *p == '-') {
+		neg = *p == '-';
+		p++;
+		n--;
+	}
+	if (hex) {
+		p += 2;
+		n -= 2;
+		for (; n; p++, n--) {
+			int d = isdigit((unsigned char)*p) ? *p - '0' : tolower((unsigned char)*p) - 'a' + 10;
+
+			v = v * 16 + d;
+			if (v > 0x7fffffffull)
+				return 0;
+		}
+		return 1;
+	}
+	for (; n; p++, n--) {
+		v = v * 10 + (*p - '0');
+		if (v > 0x80000000ull)
+			return 0;
+	}
+	return neg ? v <= 0x80000000ull : v <= 0x7fffffffull;
+}
+
+/*
+ * Walk the text like libconfig's scanner does (comments, strings,
+ * identifiers, numbers) and record integer literals that libconfig would
+ * wrap, with the name of the setting they belong to, and @include.
+ */
+static int scan_source(struct ctx *x, const char *t)
+{
+	const char *p = t;
+	char last[32] = "";
+	int line = 1, last_line = 1;
+
+	while (*p) {
+		if (*p == '\n') {
+			line++;
+			p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+				line += *p == '\n';
+			if (*p)
+				p += 2;
+		} else if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				line += *p == '\n';
+			}
+			if (*p)
+				p++;
+		} else if (*p == '@') {
+			if (!strncmp(p, "@include", 8) && !x->include_line)
+				x->include_line = line;
+			p++;
+		} else if (is_ident_start((unsigned char)*p)) {
+			const char *s = p;
+
+			while (is_ident((unsigned char)*p))
+				p++;
+			snprintf(last, sizeof(last), "%.*s", (int)(p - s), s);
+			last_line = line;
+		} else if (isdigit((unsigned char)*p) ||
+			   ((*p == '-' || *p == '+' || *p == '.') && isdigit((unsigned char)p[1])) ||
+			   ((*p == '-' || *p == '+') && p[1] == '.' && isdigit((unsigned char)p[2]))) {
+			const char *s = p;
+			const char *d = (*p == '-' || *p == '+') ? p + 1 : p;
+			int hex = d[0] == '0' && (d[1] == 'x' || d[1] == 'X') && isxdigit((unsigned char)d[2]);
+			size_t n;
+
+			p = d;
+			if (hex) {
+				for (p += 2; isxdigit((unsigned char)*p); p++)
+					;
+			} else {
+				while (isdigit((unsigned char)*p))
+					p++;
+				if (*p == '.' || *p == 'e' || *p == 'E') {      /* a float */
+					while (isalnum((unsigned char)*p) || *p == '.' ||
+					       ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')))
+						p++;
+					continue;
+				}
+			}
+			n = p - s;
+			if (*p == 'L') {                                   /* 64-bit */
+				p += p[1] == 'L' ? 2 : 1;
+				continue;
+			}
+			if (!fits_int(s, n, hex)) {
+				struct wrapped *w = realloc(x->wraps, (x->nr_wraps + 1) * sizeof(*w));
+
+				if (!w)
+					return -ENOMEM;
+				x->wraps = w;
+				w += x->nr_wraps++;
+				w->line = last_line;
+				snprintf(w->name, sizeof(w->name), "%s", last);
+				snprintf(w->text, sizeof(w->text), "%.*s", (int)(n < 31 ? n : 31), s);
+			}
+		} else {
+			p++;
+		}
+	}
+	return 0;
+}
+
+static const struct wrapped *find_wrap(const struct ctx *x, const config_setting_t *s)
+{
+	const char *name = config_setting_name(s);
+
+	for (unsigned i = 0; i < x->nr_wraps; i++)
+		if (x->wraps[i].line == line_of(s) && name && !strcmp(x->wraps[i].name, name))
+			return &x->wraps[i];
+	return NULL;
+}
+
+/* ---- typed access -------------------------------------------------------- */
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP: return "a group { }";
+	case CONFIG_TYPE_INT: return "an integer";
+	case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a floating-point number";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY: return "an array [ ]";
+	case CONFIG_TYPE_LIST: return "a list ( )";
+	default: return "nothing";
+	}
+}
+
+/* Integer setting NAME of group G in [lo, hi]; *present says whether it was
+ * there (an absent one leaves *v alone). */
+static int get_int(struct ctx *x, const config_setting_t *g, const char *name,
+		   long long lo, long long hi, __u32 *v, int *present)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	const struct wrapped *w;
+	long long val;
+
+	if (present)
+		*present = !!s;
+	if (!s)
+		return 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		w = find_wrap(x, s);
+		if (w)
+			return fail(x, line_of(s), "%s: %s is out of range (%lld..%lld)",
+				    name, w->text, lo, hi);
+		val = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		val = config_setting_get_int64(s);
+		break;
+	default:
+		return fail(x, line_of(s), "%s: expected an integer, not %s",
+			    name, type_name(config_setting_type(s)));
+	}
+	if (val < lo || val > hi)
+		return fail(x, line_of(s), "%s: %lld is out of range (%lld..%lld)", name, val, lo, hi);
+	*v = (__u32)val;
+	return 0;
+}
+
+static int get_string(struct ctx *x, const config_setting_t *g, const char *name,
+		      const char **v, const config_setting_t **where)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (where)
+		*where = s;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(x, line_of(s), "%s: expected a string, not %s",
+			    name, type_name(config_setting_type(s)));
+	*v = config_setting_get_string(s);
+	return 0;
+}
+
+struct choice {
+	const char *name;
+	int value;                  /* -1: recognised, not supported yet */
+};
+
+static int get_choice(struct ctx *x, const config_setting_t *g, const char *name,
+		      const struct choice *ch, __u8 *v)
+{
+	const config_setting_t *s;
+	const char *str = NULL;
+	char list[128] = "";
+	int rc;
+
+	rc = get_string(x, g, name, &str, &s);
+	if (rc || !s)
+		return rc;
+	for (const struct choice *c = ch; c->name; c++) {
+		if (strcmp(c->name, str))
+			continue;
+		if (c->value < 0)
+			return fail(x, line_of(s), "%s %s is not supported yet", name, str);
+		*v = (__u8)c->value;
+		return 0;
+	}
+	for (const struct choice *c = ch; c->name; c++) {
+		size_t n = strlen(list);
+
+		snprintf(list + n, sizeof(list) - n, "%s\"%s\"", n ? ", " : "", c->name);
+	}
+	return fail(x, line_of(s), "%s: \"%s\" is not one of %s", name, str, list);
+}
+
+/* ---- unknown settings ---------------------------------------------------- */
+
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned row[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* Every member of group G must be in known[] (NULL-terminated). */
+static int check_keys(struct ctx *x, const config_setting_t *g,
+		      const char *const *known, const char *where)
+{
+	int n = config_setting_length(g);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, i);
+		const char *name = config_setting_name(s), *best = NULL;
+		unsigned bestd = 3;
+		const char *const *k;
+
+		for (k = known; *k; k++)
+			if (!strcmp(*k, name))
+				break;
+		if (*k)
+			continue;
+		for (k = known; *k; k++) {
+			unsigned d = edit_distance(name, *k);
+
+			if (d < bestd) {
+				bestd = d;
+				best = *k;
+			}
+		}
+		if (best)
+			return fail(x, line_of(s), "unknown setting '%s' %s (did you mean '%s'?)",
+				    name, where, best);
+		return fail(x, line_of(s), "unknown setting '%s' %s", name, where);
+	}
+	return 0;
+}
+
+/* ---- the parts ----------------------------------------------------------- */
+
+static const struct choice proto_choices[] = {
+	{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { NULL, 0 } };
+static const struct choice mode_choices[] = {
+	{ "nat", SL_MODE_NAT }, { "dsr", -1 }, { NULL, 0 } };
+static const struct choice sched_choices[] = {
+	{ "maglev", SL_SCHED_MAGLEV }, { "p2c", -1 }, { NULL, 0 } };
+static const struct choice reject_choices[] = {
+	{ "rst", SL_REJECT_RST }, { "drop", SL_REJECT_DROP }, { NULL, 0 } };
+static const struct choice trip_choices[] = {
+	{ "reset", SL_TRIP_RESET }, { "keep", SL_TRIP_KEEP }, { NULL, 0 } };
+static const struct choice xdp_choices[] = {
+	{ "native", 0 }, { "generic", 1 }, { NULL, 0 } };
+
+static const char *const top_keys[] = {
+	"interfaces", "pin_root", "run_dir", "conn_table_size", "xdp_mode", "services", NULL };
+static const char *const svc_keys[] = {
+	"name", "vip", "port", "proto", "mode", "scheduler", "maglev_size", "max_conns",
+	"connect_timeout_ms", "idle_timeout_s", "reject", "on_trip", "max_ejection_percent",
+	"backends", "check", "breaker", NULL };
+static const char *const bk_keys[] = {
+	"addr", "port", "weight", "max_conns", "max_pending", NULL };
+
+static int valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 15 || !strcmp(s, ".") || !strcmp(s, ".."))
+		return 0;
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || isspace((unsigned char)*s) || !isprint((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int parse_interfaces(struct ctx *x, const config_setting_t *root, struct sl_config *c)
+{
+	const config_setting_t *l = config_setting_get_member(root, "interfaces");
+	int n;
+
+	if (!l)
+		return fail(x, 1, "missing required setting 'interfaces'");
+	if (config_setting_type(l) != CONFIG_TYPE_LIST && config_setting_type(l) != CONFIG_TYPE_ARRAY)
+		return fail(x, line_of(l), "interfaces: expected a list of names ( \"eth0\", ... ), not %s",
+			    type_name(config_setting_type(l)));
+	n = config_setting_length(l);
+	if (n == 0)
+		return fail(x, line_of(l), "interfaces: at least one interface is required");
+	if (n > SL_MAX_IFACES)
+		return fail(x, line_of(l), "interfaces: %d names, at most %d", n, SL_MAX_IFACES);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(l, i);
+		const char *name;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return fail(x, line_of(e), "interfaces: element %d is %s, expected a string",
+				    i + 1, type_name(config_setting_type(e)));
+		name = config_setting_get_string(e);
+		if (!valid_ifname(name))
+			return fail(x, line_of(e), "interfaces: \"%s\" is not a valid interface name (1..15 characters, no '/', ':' or spaces)",
+				    name);
+		for (unsigned j = 0; j < c->nr_ifaces; j++)
+			if (!strcmp(c->ifaces[j], name))
+				return fail(x, line_of(e), "interfaces: \"%s\" is listed twice", name);
+		snprintf(c->ifaces[c->nr_ifaces++], sizeof(c->ifaces[0]), "%s", name);
+	}
+	return 0;
+}
+
+static int parse_path(struct ctx *x, const config_setting_t *root, const char *key,
+		      char *dst, const char *def)
+{
+	const config_setting_t *s;
+	const char *v = def;
+	size_t n;
+	int rc;
+
+	rc = get_string(x, root, key, &v, &s);
+	if (rc)
+		return rc;
+	n = strlen(v);
+	if (v[0] != '/')
+		return fail(x, line_of(s), "%s: \"%s\" is not an absolute path", key, v);
+	if (n >= SL_PATH_MAX)
+		return fail(x, line_of(s), "%s: longer than %d characters", key, SL_PATH_MAX - 1);
+	while (n > 1 && v[n - 1] == '/')        /* "/run/sluice/" -> "/run/sluice" */
+		n--;
+	memcpy(dst, v, n);
+	dst[n] = 0;
+	return 0;
+}
+
+static int valid_svc_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= SL_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-')
+			return 0;
+	return 1;
+}
+
+/* An address setting: parsed, unicast. */
+static int get_addr(struct ctx *x, const config_setting_t *g, const char *key,
+		    struct sl_l4addr *a, const config_setting_t **where)
+{
+	const char *v = NULL, *why;
+	int rc;
+
+	rc = get_string(x, g, key, &v, where);
+	if (rc)
+		return rc;
+	if (!*where)
+		return fail(x, line_of(g), "missing required setting '%s'", key);
+	if (sl_addr_parse(v, a))
+		return fail(x, line_of(*where), "%s: \"%s\" is not an IPv4 or IPv6 address", key, v);
+	why = not_unicast(a);
+	if (why)
+		return fail(x, line_of(*where), "%s: %s %s", key, v, why);
+	return 0;
+}
+
+struct ref {                    /* where an address was defined */
+	struct sl_l4addr a;
+	int line;                   /* of the addr/vip setting */
+	unsigned svc;
+};
+
+struct parse {
+	struct ref *bks;            /* every backend, in file order */
+	unsigned nr_bks, cap_bks;
+	int *svc_vip_line;          /* per service: line of its vip setting */
+	int *svc_name_line;
+};
+
+static int parse_backend(struct ctx *x, const config_setting_t *g, struct sl_cfg_service *svc,
+			 struct sl_cfg_backend *b, struct parse *ps, unsigned svc_idx)
+{
+	const config_setting_t *as;
+	char ip[INET6_ADDRSTRLEN], vip[INET6_ADDRSTRLEN];
+	__u32 port = 0;
+	int rc, present;
+
+	if (!config_setting_is_group(g))
+		return fail(x, line_of(g), "backends: expected groups { addr = ...; port = ...; }, not %s",
+			    type_name(config_setting_type(g)));
+	rc = check_keys(x, g, bk_keys, "in a backend");
+	if (rc)
+		return rc;
+	b->line = line_of(g);
+	b->weight = 1;
+	rc = get_addr(x, g, "addr", &b->addr, &as);
+	if (rc)
+		return rc;
+	if (b->addr.family != svc->vip.family)
+		return fail(x, line_of(as), "addr: %s is IPv%u but the service's vip %s is IPv%u",
+			    fmt_ip(&b->addr, ip, sizeof(ip)), b->addr.family,
+			    fmt_ip(&svc->vip, vip, sizeof(vip)), svc->vip.family);
+	rc = get_int(x, g, "port", 1, 65535, &port, &present);
+	if (rc)
+		return rc;
+	if (!present)
+		return fail(x, line_of(g), "missing required setting 'port'");
+	b->addr.port = htons((__u16)port);
+	b->addr.proto = svc->vip.proto;
+	if ((rc = get_int(x, g, "weight", 0, 65535, &b->weight, NULL)) ||
+	    (rc = get_int(x, g, "max_conns", 0, SL_MAX_CONNS_LIMIT, &b->max_conns, NULL)) ||
+	    (rc = get_int(x, g, "max_pending", 0, SL_MAX_CONNS_LIMIT, &b->max_pending, NULL)))
+		return rc;
+
+	if (ps->nr_bks >= SL_MAX_BACKENDS - 1)
+		return fail(x, line_of(g), "too many backends: at most %d in all services together",
+			    SL_MAX_BACKENDS - 1);
+	if (ps->nr_bks == ps->cap_bks) {
+		unsigned cap = ps->cap_bks ? ps->cap_bks * 2 : 64;
+		struct ref *r = realloc(ps->bks, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		ps->bks = r;
+		ps->cap_bks = cap;
+	}
+	ps->bks[ps->nr_bks].a = b->addr;
+	ps->bks[ps->nr_bks].line = line_of(as);
+	ps->bks[ps->nr_bks].svc = svc_idx;
+	ps->nr_bks++;
+	return 0;
+}
+
+static int parse_service(struct ctx *x, const config_setting_t *g, struct sl_cfg_service *svc,
+			 struct parse *ps, unsigned idx)
+{
+	const config_setting_t *s, *vs, *bl;
+	const char *name = NULL;
+	__u32 port = 0, msize = 0, ejp = SL_DEFAULT_MAX_EJECTION_PCT;
+	__u8 proto = IPPROTO_TCP;
+	int rc, present, msize_set;
+
+	if (!config_setting_is_group(g))
+		return fail(x, line_of(g), "services: expected groups { name = ...; ... }, not %s",
+			    type_name(config_setting_type(g)));
+	rc = check_keys(x, g, svc_keys, "in a service");
+	if (rc)
+		return rc;
+	svc->line = line_of(g);
+
+	rc = get_string(x, g, "name", &name, &s);
+	if (rc)
+		return rc;
+	if (!s)
+		return fail(x, line_of(g), "missing required setting 'name'");
+	if (!valid_svc_name(name))
+		return fail(x, line_of(s), "name: \"%s\" is not a valid service name (1..%d characters of A-Z a-z 0-9 _ . -)",
+			    name, SL_NAME_MAX - 1);
+	snprintf(svc->name, sizeof(svc->name), "%s", name);
+	ps->svc_name_line[idx] = line_of(s);
+
+	if ((s = config_setting_get_member(g, "check")))
+		return fail(x, line_of(s), "check: health checks are not supported yet");
+	if ((s = config_setting_get_member(g, "breaker")))
+		return fail(x, line_of(s), "breaker: breaker settings are not supported yet");
+
+	rc = get_choice(x, g, "proto", proto_choices, &proto);
+	if (rc)
+		return rc;
+	rc = get_addr(x, g, "vip", &svc->vip, &vs);
+	if (rc)
+		return rc;
+	ps->svc_vip_line[idx] = line_of(vs);
+	rc = get_int(x, g, "port", 1, 65535, &port, &present);
+	if (rc)
+		return rc;
+	if (!present)
+		return fail(x, line_of(g), "missing required setting 'port'");
+	svc->vip.port = htons((__u16)port);
+	svc->vip.proto = proto;
+
+	svc->mode = SL_MODE_NAT;
+	svc->sched = SL_SCHED_MAGLEV;
+	svc->reject = SL_REJECT_RST;
+	svc->on_trip = SL_TRIP_RESET;
+	svc->connect_timeout_ms = SL_DEFAULT_CONNECT_TIMEOUT_MS;
+	svc->idle_timeout_s = proto == IPPROTO_UDP ? SL_DEFAULT_IDLE_TIMEOUT_UDP
+						   : SL_DEFAULT_IDLE_TIMEOUT_TCP;
+	if ((rc = get_choice(x, g, "mode", mode_choices, &svc->mode)) ||
+	    (rc = get_choice(x, g, "scheduler", sched_choices, &svc->sched)) ||
+	    (rc = get_int(x, g, "maglev_size", 1, SL_MAGLEV_MAX, &msize, &msize_set)) ||
+	    (rc = get_int(x, g, "max_conns", 0, SL_MAX_CONNS_LIMIT, &svc->max_conns, NULL)) ||
+	    (rc = get_int(x, g, "connect_timeout_ms", 1, SL_CONNECT_TIMEOUT_MAX,
+			  &svc->connect_timeout_ms, NULL)) ||
+	    (rc = get_int(x, g, "idle_timeout_s", 1, SL_IDLE_TIMEOUT_MAX,
+			  &svc->idle_timeout_s, NULL)) ||
+	    (rc = get_choice(x, g, "reject", reject_choices, &svc->reject)) ||
+	    (rc = get_choice(x, g, "on_trip", trip_choices, &svc->on_trip)) ||
+	    (rc = get_int(x, g, "max_ejection_percent", 0, 100, &ejp, NULL)))
+		return rc;
+	svc->max_ejection_pct = (__u8)ejp;
+
+	bl = config_setting_get_member(g, "backends");
+	if (bl && config_setting_type(bl) == CONFIG_TYPE_ARRAY && !config_setting_length(bl))
+		bl = NULL;              /* "[ ]": empty too */
+	if (bl) {
+		int n;
+
+		if (config_setting_type(bl) != CONFIG_TYPE_LIST)
+			return fail(x, line_of(bl), "backends: expected a list ( { ... }, ... ), not %s",
+				    type_name(config_setting_type(bl)));
+		n = config_setting_length(bl);
+		if (n > 0) {
+			svc->backends = calloc(n, sizeof(*svc->backends));
+			if (!svc->backends)
+				return -ENOMEM;
+		}
+		for (int i = 0; i < n; i++) {
+			rc = parse_backend(x, config_setting_get_elem(bl, i), svc,
+					   &svc->backends[i], ps, idx);
+			if (rc)
+				return rc;
+			svc->nr_backends++;
+		}
+	}
+
+	if (msize_set) {
+		s = config_setting_get_member(g, "maglev_size");
+		if (!sl_is_prime(msize))
+			return fail(x, line_of(s), "maglev_size: %u is not prime", msize);
+		if (msize < svc->nr_backends)
+			return fail(x, line_of(s), "maglev_size: %u is smaller than the number of backends (%u)",
+				    msize, svc->nr_backends);
+		svc->maglev_size = msize;
+	} else {
+		svc->maglev_size = sl_maglev_default_size(svc->nr_backends);
+	}
+	return 0;
+}
+
+/* ---- checks across services ---------------------------------------------- */
+
+static int cmp_l4(const struct sl_l4addr *a, const struct sl_l4addr *b, int with_port)
+{
+	int r;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	r = memcmp(a->addr, b->addr, sizeof(a->addr));
+	if (r || !with_port)
+		return r;
+	if (a->port != b->port)
+		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	return 0;
+}
+
+static int cmp_ref_l4(const void *pa, const void *pb)
+{
+	const struct ref *a = pa, *b = pb;
+	int r = cmp_l4(&a->a, &b->a, 1);
+
+	return r ? r : (a->line > b->line) - (a->line < b->line);
+}
+
+static int cmp_ref_ip(const void *pa, const void *pb)
+{
+	const struct ref *a = pa, *b = pb;
+
+	return cmp_l4(&a->a, &b->a, 0);
+}
+
+/* The same (addr, port, proto) twice: report the earliest repeat in the file. */
+static const struct ref *first_repeat(struct ref *r, unsigned n, const struct ref **orig)
+{
+	const struct ref *best = NULL;
+
+	qsort(r, n, sizeof(*r), cmp_ref_l4);
+	for (unsigned i = 1; i < n; i++) {
+		unsigned j = i;
+
+		if (cmp_l4(&r[i].a, &r[i - 1].a, 1))
+			continue;
+		while (j > 0 && !cmp_l4(&r[j - 1].a, &r[i].a, 1))
+			j--;
+		if (!best || r[i].line < best->line) {
+			best = &r[i];
+			*orig = &r[j];
+		}
+	}
+	return best;
+}
+
+static int cross_checks(struct ctx *x, struct sl_config *c, struct parse *ps)
+{
+	struct ref *v = NULL;
+	const struct ref *dup, *orig = NULL;
+	char buf[96];
+	int rc = 0;
+
+	/* service names: O(n^2) over at most 4096 short names is fine */
+	for (unsigned i = 1; i < c->nr_services; i++)
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(c->services[i].name, c->services[j].name))
+				return fail(x, ps->svc_name_line[i],
+					    "name: service \"%s\" is already defined at line %d",
+					    c->services[i].name, ps->svc_name_line[j]);
+
+	if (c->nr_services) {
+		v = calloc(c->nr_services, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < c->nr_services; i++) {
+		v[i].a = c->services[i].vip;
+		v[i].line = ps->svc_vip_line[i];
+		v[i].svc = i;
+	}
+	dup = first_repeat(v, c->nr_services, &orig);
+	if (dup) {
+		rc = fail(x, dup->line, "vip: %s is already the vip of service \"%s\" (line %d)",
+			  fmt_l4(&dup->a, buf, sizeof(buf)), c->services[orig->svc].name, orig->line);
+		goto out;
+	}
+
+	dup = first_repeat(ps->bks, ps->nr_bks, &orig);
+	if (dup) {
+		rc = fail(x, dup->line, "addr: %s is already a backend of service \"%s\" (line %d): in NAT mode a backend belongs to one service",
+			  fmt_l4(&dup->a, buf, sizeof(buf)), c->services[orig->svc].name, orig->line);
+		goto out;
+	}
+
+	/* a backend's address is nobody's VIP; v is sorted by address */
+	{
+		const struct ref *hit = NULL, *worst = NULL;
+
+		for (unsigned i = 0; i < ps->nr_bks; i++) {
+			const struct ref *h = bsearch(&ps->bks[i], v, c->nr_services, sizeof(*v),
+						      cmp_ref_ip);
+
+			if (h && (!worst || ps->bks[i].line < worst->line)) {
+				worst = &ps->bks[i];
+				hit = h;
+			}
+		}
+		if (worst)
+			rc = fail(x, worst->line, "addr: %s is the vip of service \"%s\" (line %d)",
+				  fmt_ip(&worst->a, buf, sizeof(buf)), c->services[hit->svc].name,
+				  hit->line);
+	}
+out:
+	free(v);
+	return rc;
+}
+
+/* ---- hash ---------------------------------------------------------------- */
+
+struct fnv {
+	__u64 h;
+};
+
+static void fnv_bytes(struct fnv *f, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		f->h ^= b[i];
+		f->h *= 0x100000001b3ull;
+	}
+}
+
+static void fnv_u32(struct fnv *f, __u32 v)   /* little endian, whatever the host */
+{
+	unsigned char b[4] = { v, v >> 8, v >> 16, v >> 24 };
+
+	fnv_bytes(f, b, 4);
+}
+
+static void fnv_str(struct fnv *f, const char *s)
+{
+	size_t n = strlen(s);
+
+	fnv_u32(f, (__u32)n);
+	fnv_bytes(f, s, n);
+}
+
+static void fnv_l4(struct fnv *f, const struct sl_l4addr *a)
+{
+	fnv_u32(f, a->family);
+	fnv_bytes(f, a->addr, sizeof(a->addr));       /* network order already */
+	fnv_bytes(f, &a->port, sizeof(a->port));
+	fnv_u32(f, a->proto);
+}
+
+static __u64 config_hash(const struct sl_config *c)
+{
+	struct fnv f = { 0xcbf29ce484222325ull };
+
+	fnv_str(&f, "sluice.conf/1");
+	fnv_u32(&f, c->nr_ifaces);
+	for (unsigned i = 0; i < c->nr_ifaces; i++)
+		fnv_str(&f, c->ifaces[i]);
+	fnv_str(&f, c->pin_root);
+	fnv_str(&f, c->run_dir);
+	fnv_u32(&f, c->conn_table_size);
+	fnv_u32(&f, c->xdp_generic);
+	fnv_u32(&f, c->nr_services);
+	for (unsigned i = 0; i < c->nr_services; i++) {
+		const struct sl_cfg_service *s = &c->services[i];
+
+		fnv_str(&f, s->name);
+		fnv_l4(&f, &s->vip);
+		fnv_u32(&f, s->mode);
+		fnv_u32(&f, s->sched);
+		fnv_u32(&f, s->reject);
+		fnv_u32(&f, s->on_trip);
+		fnv_u32(&f, s->max_ejection_pct);
+		fnv_u32(&f, s->max_conns);
+		fnv_u32(&f, s->connect_timeout_ms);
+		fnv_u32(&f, s->idle_timeout_s);
+		fnv_u32(&f, s->maglev_size);
+		fnv_u32(&f, s->nr_backends);
+		for (unsigned j = 0; j < s->nr_backends; j++) {
+			const struct sl_cfg_backend *b = &s->backends[j];
+
+			fnv_l4(&f, &b->addr);
+			fnv_u32(&f, b->weight);
+			fnv_u32(&f, b->max_conns);
+			fnv_u32(&f, b->max_pending);
+		}
+	}
+	return f.h;
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+void sl_config_free(struct sl_config *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->nr_services; i++)
+		free(c->services[i].backends);
+	free(c->services);
+	free(c);
+}
+
+static int parse_root(struct ctx *x, const config_setting_t *root, struct sl_config *c)
+{
+	const config_setting_t *sl;
+	struct parse ps = { 0 };
+	__u8 xdp = 0;
+	int rc;
+
+	rc = check_keys(x, root, top_keys, "at the top level");
+	if (rc)
+		return rc;
+	if ((rc = parse_interfaces(x, root, c)) ||
+	    (rc = parse_path(x, root, "pin_root", c->pin_root, SL_DEFAULT_PIN_ROOT)) ||
+	    (rc = parse_path(x, root, "run_dir", c->run_dir, SL_DEFAULT_RUN_DIR)))
+		return rc;
+	c->conn_table_size = SL_CONN_DEFAULT;
+	if ((rc = get_int(x, root, "conn_table_size", SL_CONN_TABLE_MIN, SL_CONN_TABLE_MAX,
+			  &c->conn_table_size, NULL)) ||
+	    (rc = get_choice(x, root, "xdp_mode", xdp_choices, &xdp)))
+		return rc;
+	c->xdp_generic = xdp;
+
+	sl = config_setting_get_member(root, "services");
+	if (!sl || (config_setting_type(sl) == CONFIG_TYPE_ARRAY && !config_setting_length(sl)))
+		return 0;               /* absent, "( )" or "[ ]": no services */
+	if (config_setting_type(sl) != CONFIG_TYPE_LIST)
+		return fail(x, line_of(sl), "services: expected a list ( { ... }, ... ), not %s",
+			    type_name(config_setting_type(sl)));
+	{
+		int n = config_setting_length(sl);
+
+		if (n > SL_MAX_SERVICES)
+			return fail(x, line_of(config_setting_get_elem(sl, SL_MAX_SERVICES)),
+				    "too many services: at most %d", SL_MAX_SERVICES);
+		if (n == 0)
+			return 0;
+		c->services = calloc(n, sizeof(*c->services));
+		ps.svc_vip_line = calloc(n, sizeof(int));
+		ps.svc_name_line = calloc(n, sizeof(int));
+		if (!c->services || !ps.svc_vip_line || !ps.svc_name_line) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			/* counted first, so a half-parsed one is freed too */
+			c->nr_services++;
+			rc = parse_service(x, config_setting_get_elem(sl, i), &c->services[i], &ps, i);
+			if (rc)
+				goto out;
+		}
+	}
+	rc = cross_checks(x, c, &ps);
+out:
+	free(ps.svc_vip_line);
+	free(ps.svc_name_line);
+	free(ps.bks);
+	return rc;
+}
+
+int sl_config_load_string(const char *text, const char *name, struct sl_config **out,
+			  char *err, size_t errlen)
+{
+	struct ctx x = { .name = name ? name : "<string>", .err = err, .errlen = errlen };
+	struct sl_config *c = NULL;
+	config_t cfg;
+	int rc;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!text || !out)
+		return fail(&x, 1, "no configuration given");
+
+	rc = scan_source(&x, text);
+	if (rc)
+		goto out_nocfg;
+	if (x.include_line) {
+		rc = fail(&x, x.include_line, "@include is not supported");
+		goto out_nocfg;
+	}
+
+	config_init(&cfg);
+	if (!config_read_string(&cfg, text)) {
+		rc = fail(&x, config_error_line(&cfg), "%s", config_error_text(&cfg));
+		goto out;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(c->file, sizeof(c->file), "%s", x.name);
+	rc = parse_root(&x, config_root_setting(&cfg), c);
+	if (!rc && x.nr_wraps)          /* every integer is read above: not reached */
+		rc = fail(&x, x.wraps[0].line, "%s: %s does not fit in 32 bits",
+			  x.wraps[0].name, x.wraps[0].text);
+	if (rc)
+		goto out;
+	c->hash = config_hash(c);
+	*out = c;
+	c = NULL;
+out:
+	config_destroy(&cfg);
+out_nocfg:
+	sl_config_free(c);
+	free(x.wraps);
+	if (rc == -ENOMEM && err && errlen)
+		snprintf(err, errlen, "%s: out of memory", x.name);
+	return rc;
+}
+
+int sl_config_load_file(const char *path, struct sl_config **out, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+	int rc;
+
+	if (!path) {
+		if (err && errlen)
+			snprintf(err, errlen, "no configuration file given");
+		return -EINVAL;
+	}
+	f = fopen(path, "r");
+	if (!f) {
+		rc = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
+		return rc;
+	}
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 4096) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 16384;
+			if (cap > SL_CONFIG_FILE_MAX + 1) {
+				fclose(f);
+				free(buf);
+				if (err && errlen)
+					snprintf(err, errlen, "%s: bigger than %u MiB", path,
+						 SL_CONFIG_FILE_MAX >> 20);
+				return -EFBIG;
+			}
+			nb = realloc(buf, cap);
+			if (!nb) {
+				fclose(f);
+				free(buf);
+				if (err && errlen)
+					snprintf(err, errlen, "%s: out of memory", path);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		rc = -EIO;
+		fclose(f);
+		free(buf);
+		if (err && errlen)
+			snprintf(err, errlen, "%s: read error", path);
+		return rc;
+	}
+	fclose(f);
+	buf[len] = 0;
+	if (strlen(buf) != len) {
+		int line = 1;
+
+		for (const char *p = buf; *p; p++)
+			line += *p == '\n';
+		free(buf);
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d: NUL byte in the file", path, line);
+		return -EINVAL;
+	}
+	rc = sl_config_load_string(buf, path, out, err, errlen);
+	free(buf);
+	return rc;
+}
+
+const struct sl_cfg_service *sl_config_find_service(const struct sl_config *c, const char *name)
+{
+	if (!c || !name)
+		return NULL;
+	for (unsigned i = 0; i < c->nr_services; i++)
+		if (!strcmp(c->services[i].name, name))
+			return &c->services[i];
+	return NULL;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * sluiced's configuration: libconfig syntax, parsed and validated in one
+ * go into plain structs. The grammar is documented in sluice.conf(5).
+ *
+ * Every error is "FILE:LINE: message", LINE being the line of the offending
+ * setting (of the enclosing group for a missing one, 1 for a missing
+ * top-level one).
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include <sluice/maps.h>
+
+#define SL_NAME_MAX 32
+#define SL_PATH_MAX 256
+
+#define SL_DEFAULT_PIN_ROOT      "/sys/fs/bpf/sluice"
+#define SL_DEFAULT_RUN_DIR       "/run/sluice"
+#define SL_CONN_TABLE_MIN        1024
+#define SL_CONN_TABLE_MAX        16777216
+#define SL_MAX_CONNS_LIMIT       10000000   /* max_conns, max_pending */
+#define SL_CONNECT_TIMEOUT_MAX   60000      /* ms */
+#define SL_IDLE_TIMEOUT_MAX      86400      /* s */
+#define SL_DEFAULT_CONNECT_TIMEOUT_MS 200
+#define SL_DEFAULT_IDLE_TIMEOUT_TCP   300
+#define SL_DEFAULT_IDLE_TIMEOUT_UDP   30
+#define SL_DEFAULT_MAX_EJECTION_PCT   50
+
+struct sl_cfg_backend {
+	struct sl_l4addr addr;      /* port in network order, proto = the service's */
+	__u32 weight, max_conns, max_pending;
+	int line;                   /* of the backend's group */
+};
+
+struct sl_cfg_service {
+	char name[SL_NAME_MAX];
+	struct sl_l4addr vip;
+	__u8 mode, sched, reject, on_trip, max_ejection_pct;   /* enums from maps.h */
+	__u32 max_conns, connect_timeout_ms, idle_timeout_s, maglev_size; /* maglev_size resolved: explicit or default */
+	int line;                   /* of the service's group */
+	struct sl_cfg_backend *backends;
+	unsigned nr_backends;
+};
+
+struct sl_config {
+	char file[SL_PATH_MAX];
+	char ifaces[SL_MAX_IFACES][16];
+	unsigned nr_ifaces;
+	char pin_root[SL_PATH_MAX];
+	char run_dir[SL_PATH_MAX];
+	__u32 conn_table_size;
+	int xdp_generic;
+	struct sl_cfg_service *services;
+	unsigned nr_services;
+	__u64 hash;   /* FNV-1a 64 over a canonical serialisation of everything parsed (not line numbers, not file name) */
+};
+
+/*
+ * On error: return negative errno (-EINVAL for a bad config, -ENOMEM, or
+ * the errno of reading the file), write "FILE:LINE: message" into err
+ * (FILE is the path or the name given; an unreadable file gives
+ * "FILE: message"), *out untouched.
+ */
+int  sl_config_load_file(const char *path, struct sl_config **out, char *err, size_t errlen);
+int  sl_config_load_string(const char *text, const char *name, struct sl_config **out, char *err, size_t errlen);
+void sl_config_free(struct sl_config *c);
+const struct sl_cfg_service *sl_config_find_service(const struct sl_config *c, const char *name);
+
+/* "198.18.1.1" or "2001:2::1": fills addr[] (network order, IPv4 in
+ * addr[0], the rest zero) and family; port and proto are left alone.
+ * 0 or -EINVAL. */
+int  sl_addr_parse(const char *s, struct sl_l4addr *a);
+
+/* The address only, no port: 0, -EINVAL (bad family) or -ENOSPC. */
+int  sl_addr_format(const struct sl_l4addr *a, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,942 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Unit tests: sluice.conf parsing and validation. Configs are multi-line
+ * strings, one source line per C line, so the line numbers in the expected
+ * errors can be read off the test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "maglev.h"
+
+#define NAME "t.conf"
+
+static struct sl_config *load_ok(const char *text)
+{
+	struct sl_config *c = NULL;
+	char err[512] = "";
+	int rc = sl_config_load_string(text, NAME, &c, err, sizeof(err));
+
+	if (rc)
+		fail_msg("expected success, got %d: %s", rc, err);
+	assert_non_null(c);
+	return c;
+}
+
+/* The load fails with "t.conf:LINE: ..." containing needle; *out untouched. */
+static void expect_err(const char *text, int line, const char *needle)
+{
+	struct sl_config sentinel, *c = &sentinel;
+	char err[512] = "", prefix[64];
+	int rc = sl_config_load_string(text, NAME, &c, err, sizeof(err));
+
+	snprintf(prefix, sizeof(prefix), NAME ":%d: ", line);
+	if (rc != -EINVAL)
+		fail_msg("expected -EINVAL with \"%s%s\", got %d (%s)", prefix, needle, rc, err);
+	if (c != &sentinel)
+		fail_msg("*out was written on error");
+	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, needle))
+		fail_msg("expected \"%s...%s...\", got \"%s\"", prefix, needle, err);
+}
+
+static __u32 ip4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+static int same_ip6(const struct sl_l4addr *a, const char *s)
+{
+	struct in6_addr b;
+
+	assert_int_equal(inet_pton(AF_INET6, s, &b), 1);
+	return a->family == SL_AF_INET6 && !memcmp(a->addr, &b, 16);
+}
+
+/* ---- a full config ------------------------------------------------------- */
+
+static const char full[] =
+	"# sluice test config\n"                                          /* 1 */
+	"interfaces = ( \"gw-c\", \"gw-b1\",\n"                           /* 2 */
+	"               \"gw-b2\" );\n"                                   /* 3 */
+	"pin_root = \"/sys/fs/bpf/lab1/\";\n"                             /* 4 */
+	"run_dir = \"/run/lab1\";\n"                                      /* 5 */
+	"conn_table_size = 65536;\n"                                      /* 6 */
+	"xdp_mode = \"generic\";\n"                                       /* 7 */
+	"services = (\n"                                                  /* 8 */
+	"  { name = \"web\";\n"                                           /* 9 */
+	"    vip = \"198.18.1.100\"; port = 80; proto = \"tcp\";\n"       /* 10 */
+	"    mode = \"nat\"; scheduler = \"maglev\"; maglev_size = 1009;\n" /* 11 */
+	"    max_conns = 10000; connect_timeout_ms = 150;\n"              /* 12 */
+	"    idle_timeout_s = 600; reject = \"drop\"; on_trip = \"keep\";\n" /* 13 */
+	"    max_ejection_percent = 33;\n"                                /* 14 */
+	"    backends = (\n"                                              /* 15 */
+	"      { addr = \"198.19.0.11\"; port = 8080; weight = 1;\n"      /* 16 */
+	"        max_conns = 500; max_pending = 64; },\n"                 /* 17 */
+	"      { addr = \"198.19.0.12\"; port = 8080; weight = 2; },\n"   /* 18 */
+	"      {\n"                                                       /* 19 */
+	"        addr = \"198.19.0.13\";\n"                               /* 20 */
+	"        port = 8080;\n"                                          /* 21 */
+	"        weight = 0;\n"                                           /* 22 */
+	"      } ); },\n"                                                 /* 23 */
+	"  { name = \"dns6\"; vip = \"2001:2:0:1::53\"; port = 53; proto = \"udp\";\n" /* 24 */
+	"    backends = ( { addr = \"2001:2:0:2::11\"; port = 5353; weight = 65535;\n" /* 25 */
+	"                   max_conns = 10000000; max_pending = 0; } ); },\n" /* 26 */
+	"  { name = \"web-udp.v4_1\"; vip = \"198.18.1.100\"; port = 80; proto = \"udp\"; }\n" /* 27 */
+	");\n";                                                           /* 28 */
+
+static void test_full(void **state)
+{
+	struct sl_config *c = load_ok(full);
+	const struct sl_cfg_service *s;
+	const struct sl_cfg_backend *b;
+
+	assert_string_equal(c->file, NAME);
+	assert_int_equal(c->nr_ifaces, 3);
+	assert_string_equal(c->ifaces[0], "gw-c");
+	assert_string_equal(c->ifaces[1], "gw-b1");
+	assert_string_equal(c->ifaces[2], "gw-b2");
+	assert_string_equal(c->pin_root, "/sys/fs/bpf/lab1");   /* trailing '/' dropped */
+	assert_string_equal(c->run_dir, "/run/lab1");
+	assert_int_equal(c->conn_table_size, 65536);
+	assert_int_equal(c->xdp_generic, 1);
+	assert_int_equal(c->nr_services, 3);
+
+	s = &c->services[0];
+	assert_string_equal(s->name, "web");
+	assert_int_equal(s->line, 9);
+	assert_int_equal(s->vip.family, SL_AF_INET);
+	assert_int_equal(s->vip.addr[0], ip4("198.18.1.100"));
+	assert_int_equal(s->vip.addr[1] | s->vip.addr[2] | s->vip.addr[3], 0);
+	assert_int_equal(s->vip.port, htons(80));
+	assert_int_equal(s->vip.proto, IPPROTO_TCP);
+	assert_int_equal(s->mode, SL_MODE_NAT);
+	assert_int_equal(s->sched, SL_SCHED_MAGLEV);
+	assert_int_equal(s->maglev_size, 1009);
+	assert_int_equal(s->max_conns, 10000);
+	assert_int_equal(s->connect_timeout_ms, 150);
+	assert_int_equal(s->idle_timeout_s, 600);
+	assert_int_equal(s->reject, SL_REJECT_DROP);
+	assert_int_equal(s->on_trip, SL_TRIP_KEEP);
+	assert_int_equal(s->max_ejection_pct, 33);
+	assert_int_equal(s->nr_backends, 3);
+	b = &s->backends[0];
+	assert_int_equal(b->line, 16);
+	assert_int_equal(b->addr.family, SL_AF_INET);
+	assert_int_equal(b->addr.addr[0], ip4("198.19.0.11"));
+	assert_int_equal(b->addr.addr[1] | b->addr.addr[2] | b->addr.addr[3], 0);
+	assert_int_equal(b->addr.port, htons(8080));
+	assert_int_equal(b->addr.proto, IPPROTO_TCP);
+	assert_int_equal(b->weight, 1);
+	assert_int_equal(b->max_conns, 500);
+	assert_int_equal(b->max_pending, 64);
+	b = &s->backends[1];
+	assert_int_equal(b->line, 18);
+	assert_int_equal(b->addr.addr[0], ip4("198.19.0.12"));
+	assert_int_equal(b->weight, 2);
+	assert_int_equal(b->max_conns, 0);
+	assert_int_equal(b->max_pending, 0);
+	b = &s->backends[2];
+	assert_int_equal(b->line, 19);                  /* the group's '{' */
+	assert_int_equal(b->weight, 0);
+
+	s = &c->services[1];
+	assert_string_equal(s->name, "dns6");
+	assert_int_equal(s->line, 24);
+	assert_true(same_ip6(&s->vip, "2001:2:0:1::53"));
+	assert_int_equal(s->vip.port, htons(53));
+	assert_int_equal(s->vip.proto, IPPROTO_UDP);
+	assert_int_equal(s->idle_timeout_s, 30);        /* udp default */
+	assert_int_equal(s->connect_timeout_ms, 200);
+	assert_int_equal(s->maglev_size, 101);          /* default for 1 backend */
+	assert_int_equal(s->nr_backends, 1);
+	b = &s->backends[0];
+	assert_int_equal(b->line, 25);
+	assert_true(same_ip6(&b->addr, "2001:2:0:2::11"));
+	assert_int_equal(b->addr.port, htons(5353));
+	assert_int_equal(b->addr.proto, IPPROTO_UDP);
+	assert_int_equal(b->weight, 65535);
+	assert_int_equal(b->max_conns, 10000000);
+
+	/* same VIP and port, other protocol: a different service */
+	s = &c->services[2];
+	assert_string_equal(s->name, "web-udp.v4_1");
+	assert_int_equal(s->vip.proto, IPPROTO_UDP);
+	assert_int_equal(s->nr_backends, 0);
+	assert_null(s->backends);
+	assert_int_equal(s->maglev_size, 0);
+
+	assert_ptr_equal(sl_config_find_service(c, "dns6"), &c->services[1]);
+	assert_ptr_equal(sl_config_find_service(c, "web"), &c->services[0]);
+	assert_null(sl_config_find_service(c, "nope"));
+	assert_null(sl_config_find_service(c, NULL));
+	sl_config_free(c);
+}
+
+static void test_defaults(void **state)
+{
+	struct sl_config *c = load_ok(
+		"interfaces = ( \"eth0\" );\n"
+		"services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 443;\n"
+		"  backends = ( { addr = \"198.19.0.1\"; port = 443; },\n"
+		"               { addr = \"198.19.0.2\"; port = 443; } ); },\n"
+		"  { name = \"u\"; vip = \"198.18.0.1\"; port = 443; proto = \"udp\"; } );\n");
+	const struct sl_cfg_service *s = &c->services[0];
+
+	assert_string_equal(c->pin_root, SL_DEFAULT_PIN_ROOT);
+	assert_string_equal(c->pin_root, "/sys/fs/bpf/sluice");
+	assert_string_equal(c->run_dir, "/run/sluice");
+	assert_int_equal(c->conn_table_size, SL_CONN_DEFAULT);
+	assert_int_equal(c->xdp_generic, 0);
+	assert_int_equal(s->vip.proto, IPPROTO_TCP);
+	assert_int_equal(s->mode, SL_MODE_NAT);
+	assert_int_equal(s->sched, SL_SCHED_MAGLEV);
+	assert_int_equal(s->reject, SL_REJECT_RST);
+	assert_int_equal(s->on_trip, SL_TRIP_RESET);
+	assert_int_equal(s->max_ejection_pct, 50);
+	assert_int_equal(s->max_conns, 0);
+	assert_int_equal(s->connect_timeout_ms, 200);
+	assert_int_equal(s->idle_timeout_s, 300);
+	assert_int_equal(s->maglev_size, sl_maglev_default_size(2));
+	assert_int_equal(s->maglev_size, 211);
+	assert_int_equal(s->backends[0].weight, 1);
+	assert_int_equal(s->backends[0].max_conns, 0);
+	assert_int_equal(s->backends[0].max_pending, 0);
+	assert_int_equal(c->services[1].idle_timeout_s, 30);
+	assert_int_equal(c->services[1].reject, SL_REJECT_RST);
+	sl_config_free(c);
+
+	/* the smallest config: interfaces only */
+	c = load_ok("interfaces = [ \"lo0\" ];\n");
+	assert_int_equal(c->nr_ifaces, 1);
+	assert_int_equal(c->nr_services, 0);
+	assert_null(c->services);
+	sl_config_free(c);
+
+	c = load_ok("interfaces = ( \"a\" ); services = ( );\n");
+	assert_int_equal(c->nr_services, 0);
+	sl_config_free(c);
+	c = load_ok("interfaces = ( \"a\" ); services = [ ];\n");
+	assert_int_equal(c->nr_services, 0);
+	sl_config_free(c);
+	c = load_ok("interfaces = ( \"a\" );\n"
+		    "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80; backends = [ ]; } );\n");
+	assert_int_equal(c->services[0].nr_backends, 0);
+	assert_int_equal(c->services[0].maglev_size, 0);
+	sl_config_free(c);
+}
+
+/* Integers may carry libconfig's L suffix; within range they are fine. */
+static void test_int64_values(void **state)
+{
+	struct sl_config *c = load_ok(
+		"interfaces = ( \"a\" ); conn_table_size = 16777216L;\n"
+		"services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 0x50;\n"
+		"  max_conns = 10000000L; } );\n");
+
+	assert_int_equal(c->conn_table_size, 16777216);
+	assert_int_equal(c->services[0].vip.port, htons(80));
+	assert_int_equal(c->services[0].max_conns, 10000000);
+	sl_config_free(c);
+}
+
+/* ---- hash ---------------------------------------------------------------- */
+
+static const char hbase[] =
+	"interfaces = ( \"gw-c\", \"gw-b1\" );\n"
+	"services = ( { name = \"web\"; vip = \"198.18.1.100\"; port = 80;\n"
+	"  backends = ( { addr = \"198.19.0.11\"; port = 80; weight = 1; },\n"
+	"               { addr = \"198.19.0.12\"; port = 80; weight = 2; } ); } );\n";
+
+static __u64 hash_of(const char *text)
+{
+	struct sl_config *c = load_ok(text);
+	__u64 h = c->hash;
+
+	sl_config_free(c);
+	return h;
+}
+
+static void test_hash(void **state)
+{
+	__u64 h = hash_of(hbase);
+
+	assert_true(h != 0);
+	assert_true(h == hash_of(hbase));               /* stable */
+	/* layout, comments, separators and the file name do not count */
+	assert_true(h == hash_of(
+		"# a comment\n"
+		"interfaces = (\"gw-c\",\"gw-b1\")\n"
+		"\n"
+		"/* block\n comment */ services = (\n"
+		"  {\n"
+		"    name = \"web\"   // trailing\n"
+		"    vip = \"198.18.1.100\"\n"
+		"    port = 80\n"
+		"    backends = (\n"
+		"      { port = 80; addr = \"198.19.0.11\"; },\n"
+		"      { addr = \"198.19.0.12\"; port = 0x50; weight = 2L; }\n"
+		"    )\n"
+		"  }\n"
+		");\n"));
+	{
+		struct sl_config *c = NULL;
+		char err[256];
+
+		assert_int_equal(sl_config_load_string(hbase, "other-name", &c, err, sizeof(err)), 0);
+		assert_true(c->hash == h);
+		sl_config_free(c);
+	}
+	/* an explicit default is the same config as an implicit one */
+	assert_true(h == hash_of(
+		"interfaces = ( \"gw-c\", \"gw-b1\" ); pin_root = \"/sys/fs/bpf/sluice\";\n"
+		"services = ( { name = \"web\"; vip = \"198.18.1.100\"; port = 80; proto = \"tcp\";\n"
+		"  idle_timeout_s = 300; maglev_size = 211;\n"
+		"  backends = ( { addr = \"198.19.0.11\"; port = 80; weight = 1; },\n"
+		"               { addr = \"198.19.0.12\"; port = 80; weight = 2; } ); } );\n"));
+
+	/* anything that matters changes it */
+	assert_true(h != hash_of(
+		"interfaces = ( \"gw-c\", \"gw-b1\" );\n"
+		"services = ( { name = \"web\"; vip = \"198.18.1.100\"; port = 80;\n"
+		"  backends = ( { addr = \"198.19.0.11\"; port = 80; weight = 1; },\n"
+		"               { addr = \"198.19.0.12\"; port = 80; weight = 3; } ); } );\n"));
+	assert_true(h != hash_of(
+		"interfaces = ( \"gw-c\", \"gw-b1\" );\n"
+		"services = ( { name = \"web\"; vip = \"198.18.1.100\"; port = 80;\n"
+		"  backends = ( { addr = \"198.19.0.11\"; port = 80; weight = 1; max_pending = 1; },\n"
+		"               { addr = \"198.19.0.12\"; port = 80; weight = 2; } ); } );\n"));
+	assert_true(h != hash_of(
+		"interfaces = ( \"gw-c\", \"gw-b2\" );\n"
+		"services = ( { name = \"web\"; vip = \"198.18.1.100\"; port = 80;\n"
+		"  backends = ( { addr = \"198.19.0.11\"; port = 80; weight = 1; },\n"
+		"               { addr = \"198.19.0.12\"; port = 80; weight = 2; } ); } );\n"));
+	assert_true(h != hash_of(
+		"interfaces = ( \"gw-c\", \"gw-b1\" );\n"
+		"services = ( { name = \"web\"; vip = \"198.18.1.100\"; port = 80; reject = \"drop\";\n"
+		"  backends = ( { addr = \"198.19.0.11\"; port = 80; weight = 1; },\n"
+		"               { addr = \"198.19.0.12\"; port = 80; weight = 2; } ); } );\n"));
+	assert_true(h != hash_of(
+		"interfaces = ( \"gw-c\", \"gw-b1\" ); xdp_mode = \"generic\";\n"
+		"services = ( { name = \"web\"; vip = \"198.18.1.100\"; port = 80;\n"
+		"  backends = ( { addr = \"198.19.0.11\"; port = 80; weight = 1; },\n"
+		"               { addr = \"198.19.0.12\"; port = 80; weight = 2; } ); } );\n"));
+}
+
+/* ---- files ----------------------------------------------------------------- */
+
+static void test_file(void **state)
+{
+	char path[] = "/tmp/sluice-test-config-XXXXXX", err[512], want[600];
+	struct sl_config *c = NULL;
+	int fd = mkstemp(path);
+	FILE *f;
+
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(full, f);
+	fclose(f);
+	assert_int_equal(sl_config_load_file(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->file, path);
+	assert_int_equal(c->nr_services, 3);
+	{
+		struct sl_config *d = load_ok(full);
+
+		assert_true(c->hash == d->hash);
+		sl_config_free(d);
+	}
+	sl_config_free(c);
+
+	/* errors name the path */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("interfaces = ( \"a\" );\n\nconn_table_size = 5;\n", f);
+	fclose(f);
+	c = NULL;
+	assert_int_equal(sl_config_load_file(path, &c, err, sizeof(err)), -EINVAL);
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s:3: conn_table_size: 5 is out of range (1024..16777216)", path);
+	assert_string_equal(err, want);
+
+	/* a NUL byte would silently cut the file short */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("interfaces = ( \"a\" );\n", f);
+	fputc(0, f);
+	fputs("services = ( { name = \"x\"; } );\n", f);
+	fclose(f);
+	assert_int_equal(sl_config_load_file(path, &c, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: NUL byte", path);
+	assert_memory_equal(err, want, strlen(want));
+	unlink(path);
+
+	assert_int_equal(sl_config_load_file(path, &c, err, sizeof(err)), -ENOENT);
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: cannot open: ", path);
+	assert_memory_equal(err, want, strlen(want));
+}
+
+/* The example from the man page, kept as a fixture. */
+static void test_example_file(void **state)
+{
+	static const char *paths[] = { "tests/unit/configs/example.conf", "configs/example.conf",
+				       "../../tests/unit/configs/example.conf" };
+	struct sl_config *c = NULL;
+	char err[512] = "";
+	int rc = -ENOENT;
+
+	for (unsigned i = 0; i < sizeof(paths) / sizeof(paths[0]) && rc == -ENOENT; i++)
+		rc = sl_config_load_file(paths[i], &c, err, sizeof(err));
+	if (rc)
+		fail_msg("example.conf: %d %s", rc, err);
+	assert_int_equal(c->nr_services, 2);
+	assert_non_null(sl_config_find_service(c, "web"));
+	assert_non_null(sl_config_find_service(c, "dns"));
+	sl_config_free(c);
+}
+
+/* ---- addresses -------------------------------------------------------------- */
+
+static void test_addr(void **state)
+{
+	struct sl_l4addr a;
+	char buf[64];
+
+	memset(&a, 0xaa, sizeof(a));
+	assert_int_equal(sl_addr_parse("198.18.1.1", &a), 0);
+	assert_int_equal(a.family, SL_AF_INET);
+	assert_int_equal(a.addr[0], ip4("198.18.1.1"));
+	assert_int_equal(a.addr[1] | a.addr[2] | a.addr[3], 0);
+	assert_int_equal(a.port, 0xaaaa);                /* left alone */
+	assert_int_equal(sl_addr_format(&a, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "198.18.1.1");
+
+	assert_int_equal(sl_addr_parse("2001:2::1", &a), 0);
+	assert_int_equal(a.family, SL_AF_INET6);
+	assert_true(same_ip6(&a, "2001:2::1"));
+	assert_int_equal(sl_addr_format(&a, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "2001:2::1");
+	assert_int_equal(sl_addr_format(&a, buf, 5), -ENOSPC);
+
+	assert_int_equal(sl_addr_parse("198.18.1", &a), -EINVAL);
+	assert_int_equal(sl_addr_parse("198.18.1.1 ", &a), -EINVAL);
+	assert_int_equal(sl_addr_parse("", &a), -EINVAL);
+	assert_int_equal(sl_addr_parse("gw-c", &a), -EINVAL);
+	assert_int_equal(sl_addr_parse("2001:2::1::2", &a), -EINVAL);
+	assert_int_equal(sl_addr_parse(NULL, &a), -EINVAL);
+	a.family = 5;
+	assert_int_equal(sl_addr_format(&a, buf, sizeof(buf)), -EINVAL);
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+#define IF "interfaces = ( \"gw-c\" );\n"      /* line 1 of most error configs */
+
+static void test_err_syntax(void **state)
+{
+	expect_err(IF
+		   "services = ( { name = \"a\";\n"
+		   "  port = ; } );\n", 3, "syntax error");
+	expect_err(IF "services = ( { name = \"a\"; }\n", 3, "syntax error");
+	expect_err(IF "a = 1;\na = 2;\n", 3, "duplicate setting name");
+	expect_err(IF "\n@include \"other.conf\"\n", 3, "@include is not supported");
+	expect_err("", 1, "missing required setting 'interfaces'");
+	expect_err("# nothing\n\n", 1, "missing required setting 'interfaces'");
+}
+
+static void test_err_unknown(void **state)
+{
+	expect_err("interface = ( \"gw-c\" );\n", 1,
+		   "unknown setting 'interface' at the top level (did you mean 'interfaces'?)");
+	expect_err(IF "\nfoo = 1;\n", 3, "unknown setting 'foo' at the top level");
+	expect_err(IF
+		   "services = (\n"
+		   "  { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "    sheduler = \"maglev\"; } );\n", 4,
+		   "unknown setting 'sheduler' in a service (did you mean 'scheduler'?)");
+	expect_err(IF
+		   "services = (\n"
+		   "  { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "    backends = ( { addr = \"198.19.0.1\"; port = 80; },\n"
+		   "                 { addr = \"198.19.0.2\"; port = 80;\n"
+		   "                   wieght = 2; } ); } );\n", 6,
+		   "unknown setting 'wieght' in a backend (did you mean 'weight'?)");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  check = { type = \"http\"; }; } );\n", 3,
+		   "check: health checks are not supported yet");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  breaker = { open_ms = 1000; }; } );\n", 3,
+		   "breaker: breaker settings are not supported yet");
+}
+
+static void test_err_types(void **state)
+{
+	expect_err("interfaces = \"gw-c\";\n", 1, "interfaces: expected a list of names");
+	expect_err("interfaces = ( \"gw-c\",\n  7 );\n", 2,
+		   "interfaces: element 2 is an integer, expected a string");
+	expect_err(IF "pin_root = 5;\n", 2, "pin_root: expected a string, not an integer");
+	expect_err(IF "conn_table_size = \"big\";\n", 2,
+		   "conn_table_size: expected an integer, not a string");
+	expect_err(IF "conn_table_size = 65536.0;\n", 2,
+		   "conn_table_size: expected an integer, not a floating-point number");
+	expect_err(IF "xdp_mode = true;\n", 2, "xdp_mode: expected a string, not a boolean");
+	expect_err(IF "services = { name = \"a\"; };\n", 2,
+		   "services: expected a list ( { ... }, ... ), not a group");
+	expect_err(IF "services = (\n  \"web\" );\n", 3, "services: expected groups");
+	expect_err(IF "services = ( { name = 5; } );\n", 2, "name: expected a string, not an integer");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\";\n"
+		   "  port = \"80\"; } );\n", 3, "port: expected an integer, not a string");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = { addr = \"198.19.0.1\"; }; } );\n", 3,
+		   "backends: expected a list");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( \"198.19.0.1\" ); } );\n", 3, "backends: expected groups");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80;\n"
+		   "    weight = 1.5; } ); } );\n", 4,
+		   "weight: expected an integer, not a floating-point number");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80;\n"
+		   "    max_conns = [ 1 ]; } ); } );\n", 4,
+		   "max_conns: expected an integer, not an array");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = 198; port = 80; } );\n", 2,
+		   "vip: expected a string, not an integer");
+}
+
+/* One service line 2-3; the setting under test on line 3. */
+#define SVC(x) IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n  " x " } );\n"
+/* One backend; the setting under test on line 4. */
+#define BK(x) IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n" \
+	"  backends = ( { addr = \"198.19.0.1\"; port = 80;\n    " x " } ); } );\n"
+
+static void test_err_ranges(void **state)
+{
+	expect_err(IF "conn_table_size = 1023;\n", 2, "conn_table_size: 1023 is out of range (1024..16777216)");
+	expect_err(IF "conn_table_size = 16777217;\n", 2, "conn_table_size: 16777217 is out of range");
+	expect_err(IF "conn_table_size = -1;\n", 2, "conn_table_size: -1 is out of range");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\";\n  port = 0; } );\n", 3,
+		   "port: 0 is out of range (1..65535)");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\";\n  port = 65536; } );\n", 3,
+		   "port: 65536 is out of range (1..65535)");
+	expect_err(SVC("max_conns = 10000001;"), 3, "max_conns: 10000001 is out of range (0..10000000)");
+	expect_err(SVC("max_conns = -1;"), 3, "max_conns: -1 is out of range");
+	expect_err(SVC("connect_timeout_ms = 0;"), 3, "connect_timeout_ms: 0 is out of range (1..60000)");
+	expect_err(SVC("connect_timeout_ms = 60001;"), 3, "connect_timeout_ms: 60001 is out of range");
+	expect_err(SVC("idle_timeout_s = 0;"), 3, "idle_timeout_s: 0 is out of range (1..86400)");
+	expect_err(SVC("idle_timeout_s = 86401;"), 3, "idle_timeout_s: 86401 is out of range");
+	expect_err(SVC("max_ejection_percent = 101;"), 3, "max_ejection_percent: 101 is out of range (0..100)");
+	expect_err(SVC("maglev_size = 65539;"), 3, "maglev_size: 65539 is out of range (1..65537)");
+	expect_err(SVC("maglev_size = 0;"), 3, "maglev_size: 0 is out of range");
+	expect_err(BK("weight = 65536;"), 4, "weight: 65536 is out of range (0..65535)");
+	expect_err(BK("weight = -1;"), 4, "weight: -1 is out of range");
+	expect_err(BK("max_conns = 10000001;"), 4, "max_conns: 10000001 is out of range (0..10000000)");
+	expect_err(BK("max_pending = 10000001;"), 4, "max_pending: 10000001 is out of range (0..10000000)");
+	expect_err(BK("max_pending = -5;"), 4, "max_pending: -5 is out of range");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.1\";\n    port = 0; } ); } );\n", 4,
+		   "port: 0 is out of range (1..65535)");
+}
+
+/* libconfig wraps integers beyond 32 bits without an L suffix: 4294967377
+ * would read as 81, 4294968320 as 1024, 0x100000000 as 0. */
+static void test_err_wrapped(void **state)
+{
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\";\n  port = 4294967377; } );\n", 3,
+		   "port: 4294967377 is out of range (1..65535)");
+	expect_err(IF "conn_table_size = 4294968320;\n", 2,
+		   "conn_table_size: 4294968320 is out of range (1024..16777216)");
+	expect_err(BK("max_conns = 0x100000000;"), 4, "max_conns: 0x100000000 is out of range");
+	expect_err(BK("weight = 2147483648;"), 4, "weight: 2147483648 is out of range");
+	expect_err(BK("weight = -4294967295;"), 4, "weight: -4294967295 is out of range");
+	/* the value on a line of its own: the setting's line is its name's */
+	expect_err(BK("max_conns =\n      4294967396;"), 4, "max_conns: 4294967396 is out of range");
+	expect_err(BK("max_pending = 99999999999999999999;"), 4,
+		   "max_pending: 99999999999999999999 is out of range");
+	/* with L, libconfig reads 64 bits: the value itself is out of range */
+	expect_err(BK("max_conns = 4294967296L;"), 4, "max_conns: 4294967296 is out of range (0..10000000)");
+	expect_err(BK("max_conns = 99999999999999999999L;"), 4, "max_conns: 9223372036854775807 is out of range");
+	/* the check knows strings and comments from numbers */
+	{
+		struct sl_config *c = load_ok(
+			"# 99999999999\n"
+			"interfaces = ( \"gw-c\" ); /* 4294967377 */\n"
+			"services = ( { name = \"n4294967377\"; vip = \"198.18.0.1\"; port = 80; // 5000000000\n"
+			"  max_conns = 100; } );\n");
+
+		assert_int_equal(c->services[0].max_conns, 100);
+		sl_config_free(c);
+	}
+}
+
+static void test_err_choices(void **state)
+{
+	expect_err(SVC("mode = \"dsr\";"), 3, "mode dsr is not supported yet");
+	expect_err(SVC("mode = \"tun\";"), 3, "mode: \"tun\" is not one of \"nat\", \"dsr\"");
+	expect_err(SVC("scheduler = \"p2c\";"), 3, "scheduler p2c is not supported yet");
+	expect_err(SVC("scheduler = \"rr\";"), 3, "scheduler: \"rr\" is not one of \"maglev\", \"p2c\"");
+	expect_err(SVC("proto = \"sctp\";"), 3, "proto: \"sctp\" is not one of \"tcp\", \"udp\"");
+	expect_err(SVC("proto = \"TCP\";"), 3, "proto: \"TCP\" is not one of");
+	expect_err(SVC("reject = \"reset\";"), 3, "reject: \"reset\" is not one of \"rst\", \"drop\"");
+	expect_err(SVC("on_trip = \"drop\";"), 3, "on_trip: \"drop\" is not one of \"reset\", \"keep\"");
+	expect_err(IF "xdp_mode = \"offload\";\n", 2, "xdp_mode: \"offload\" is not one of \"native\", \"generic\"");
+}
+
+static void test_err_required(void **state)
+{
+	expect_err(IF "services = (\n  { vip = \"198.18.0.1\"; port = 80; } );\n", 3,
+		   "missing required setting 'name'");
+	expect_err(IF "services = (\n  { name = \"a\";\n    port = 80; } );\n", 3,
+		   "missing required setting 'vip'");
+	expect_err(IF "services = (\n  { name = \"a\";\n    vip = \"198.18.0.1\"; } );\n", 3,
+		   "missing required setting 'port'");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80; },\n"
+		   "    { port = 80; } ); } );\n", 4, "missing required setting 'addr'");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80; },\n"
+		   "    {\n      addr = \"198.19.0.2\"; } ); } );\n", 4, "missing required setting 'port'");
+}
+
+static void test_err_interfaces(void **state)
+{
+	expect_err("interfaces = ( );\n", 1, "interfaces: at least one interface is required");
+	expect_err("interfaces = ( \"gw-c\",\n  \"gw-b1\",\n  \"gw-c\" );\n", 3,
+		   "interfaces: \"gw-c\" is listed twice");
+	expect_err("interfaces = ( \"gw-c\",\n  \"a-name-of-16-chr\" );\n", 2,
+		   "interfaces: \"a-name-of-16-chr\" is not a valid interface name");
+	expect_err("interfaces = ( \"\" );\n", 1, "interfaces: \"\" is not a valid interface name");
+	expect_err("interfaces = ( \"eth0:1\" );\n", 1, "is not a valid interface name");
+	expect_err("interfaces = ( \"a/b\" );\n", 1, "is not a valid interface name");
+	expect_err("interfaces = ( \"a b\" );\n", 1, "is not a valid interface name");
+	{
+		/* 15 characters is the limit (IFNAMSIZ - 1) */
+		struct sl_config *c = load_ok("interfaces = ( \"a-name-of-15-ch\" );\n");
+
+		assert_string_equal(c->ifaces[0], "a-name-of-15-ch");
+		sl_config_free(c);
+	}
+	{
+		/* SL_MAX_IFACES names are fine, one more is not */
+		size_t cap = 32 * (SL_MAX_IFACES + 2);
+		char *t = malloc(cap);
+		size_t n;
+
+		assert_non_null(t);
+		n = snprintf(t, cap, "interfaces = (\n");
+		for (int i = 0; i < SL_MAX_IFACES; i++)
+			n += snprintf(t + n, cap - n, "\"if%d\"%s", i, i + 1 < SL_MAX_IFACES ? ",\n" : "\n");
+		snprintf(t + n, cap - n, ");\n");
+		{
+			struct sl_config *c = load_ok(t);
+
+			assert_int_equal(c->nr_ifaces, SL_MAX_IFACES);
+			assert_string_equal(c->ifaces[SL_MAX_IFACES - 1], "if255");
+			sl_config_free(c);
+		}
+		snprintf(t + n - 1, cap - n + 1, ",\n\"one-more\" );\n");
+		expect_err(t, 1, "interfaces: 257 names, at most 256");
+		free(t);
+	}
+}
+
+static void test_err_paths(void **state)
+{
+	expect_err(IF "pin_root = \"sys/fs/bpf\";\n", 2, "pin_root: \"sys/fs/bpf\" is not an absolute path");
+	expect_err(IF "run_dir = \"\";\n", 2, "run_dir: \"\" is not an absolute path");
+	{
+		char t[600], longp[300];
+
+		memset(longp, 'x', sizeof(longp) - 1);
+		longp[0] = '/';
+		longp[sizeof(longp) - 1] = 0;
+		snprintf(t, sizeof(t), IF "\nrun_dir = \"%s\";\n", longp);
+		expect_err(t, 3, "run_dir: longer than 255 characters");
+	}
+}
+
+static void test_err_names(void **state)
+{
+	expect_err(IF "services = (\n  { name = \"we b\"; vip = \"198.18.0.1\"; port = 80; } );\n", 3,
+		   "name: \"we b\" is not a valid service name");
+	expect_err(IF "services = (\n  { name = \"\"; vip = \"198.18.0.1\"; port = 80; } );\n", 3,
+		   "name: \"\" is not a valid service name");
+	expect_err(IF "services = (\n  { name = \"abcdefghijklmnopqrstuvwxyz012345\"; vip = \"198.18.0.1\"; port = 80; } );\n", 3,
+		   "is not a valid service name (1..31 characters");
+	expect_err(IF "services = (\n  { name = \"a/b\"; vip = \"198.18.0.1\"; port = 80; } );\n", 3,
+		   "name: \"a/b\" is not a valid service name");
+	{
+		struct sl_config *c = load_ok(IF
+			"services = ( { name = \"abcdefghijklmnopqrstuvwxyz01234\"; vip = \"198.18.0.1\"; port = 80; } );\n");
+
+		assert_string_equal(c->services[0].name, "abcdefghijklmnopqrstuvwxyz01234");
+		sl_config_free(c);
+	}
+	expect_err(IF
+		   "services = (\n"
+		   "  { name = \"web\"; vip = \"198.18.0.1\"; port = 80; },\n"
+		   "  { name = \"api\"; vip = \"198.18.0.2\"; port = 80; },\n"
+		   "  { vip = \"198.18.0.3\"; port = 80;\n"
+		   "    name = \"web\"; } );\n", 6,
+		   "name: service \"web\" is already defined at line 3");
+}
+
+static void test_err_addresses(void **state)
+{
+	expect_err(IF "services = ( { name = \"a\";\n  vip = \"198.18.1\"; port = 80; } );\n", 3,
+		   "vip: \"198.18.1\" is not an IPv4 or IPv6 address");
+	expect_err(IF "services = ( { name = \"a\";\n  vip = \"web.example\"; port = 80; } );\n", 3,
+		   "vip: \"web.example\" is not an IPv4 or IPv6 address");
+	expect_err(IF "services = ( { name = \"a\";\n  vip = \"224.0.0.1\"; port = 80; } );\n", 3,
+		   "vip: 224.0.0.1 is a multicast address");
+	expect_err(IF "services = ( { name = \"a\";\n  vip = \"0.0.0.0\"; port = 80; } );\n", 3,
+		   "vip: 0.0.0.0 is in 0.0.0.0/8");
+	expect_err(IF "services = ( { name = \"a\";\n  vip = \"127.0.0.1\"; port = 80; } );\n", 3,
+		   "vip: 127.0.0.1 is a loopback address");
+	expect_err(IF "services = ( { name = \"a\";\n  vip = \"255.255.255.255\"; port = 80; } );\n", 3,
+		   "vip: 255.255.255.255 is a reserved or broadcast address");
+	expect_err(IF "services = ( { name = \"a\";\n  vip = \"::\"; port = 80; } );\n", 3,
+		   "vip: :: is the unspecified address");
+	expect_err(IF "services = ( { name = \"a\";\n  vip = \"ff02::1\"; port = 80; } );\n", 3,
+		   "vip: ff02::1 is a multicast address");
+	expect_err(IF "services = ( { name = \"a\";\n  vip = \"::ffff:198.18.0.1\"; port = 80; } );\n", 3,
+		   "vip: ::ffff:198.18.0.1 is IPv4-mapped");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"2001:2::1\"; port = 80;\n"
+		   "  backends = ( { addr = \"::1\"; port = 80; } ); } );\n", 3,
+		   "addr: ::1 is a loopback address");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"2001:2::1\"; port = 80;\n"
+		   "  backends = ( { addr = \"fe80::1\"; port = 80; } ); } );\n", 3,
+		   "addr: fe80::1 is link-local");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.300\"; port = 80; } ); } );\n", 3,
+		   "addr: \"198.19.0.300\" is not an IPv4 or IPv6 address");
+	/* family */
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80; },\n"
+		   "    { addr = \"2001:2:0:2::1\"; port = 80; } ); } );\n", 4,
+		   "addr: 2001:2:0:2::1 is IPv6 but the service's vip 198.18.0.1 is IPv4");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"2001:2::1\"; port = 80;\n"
+		   "  backends = (\n"
+		   "    { port = 80;\n"
+		   "      addr = \"198.19.0.1\"; } ); } );\n", 5,
+		   "addr: 198.19.0.1 is IPv4 but the service's vip 2001:2::1 is IPv6");
+}
+
+static void test_err_duplicates(void **state)
+{
+	/* the same (vip, port, proto) twice */
+	expect_err(IF
+		   "services = (\n"
+		   "  { name = \"a\"; vip = \"198.18.0.1\"; port = 80; },\n"
+		   "  { name = \"b\"; vip = \"198.18.0.2\"; port = 80; },\n"
+		   "  { name = \"c\"; port = 80;\n"
+		   "    vip = \"198.18.0.1\"; } );\n", 6,
+		   "vip: 198.18.0.1 port 80/tcp is already the vip of service \"a\" (line 3)");
+	expect_err(IF
+		   "services = (\n"
+		   "  { name = \"a\"; vip = \"2001:2::1\"; port = 53; proto = \"udp\"; },\n"
+		   "  { name = \"b\";\n"
+		   "    vip = \"2001:2:0::1\"; port = 53; proto = \"udp\"; } );\n", 5,
+		   "vip: 2001:2::1 port 53/udp is already the vip of service \"a\" (line 3)");
+
+	/* a backend twice in one service, and across services */
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80; },\n"
+		   "               { addr = \"198.19.0.2\"; port = 80; },\n"
+		   "               { addr = \"198.19.0.1\"; port = 80; } ); } );\n", 5,
+		   "addr: 198.19.0.1 port 80/tcp is already a backend of service \"a\" (line 3)");
+	expect_err(IF
+		   "services = (\n"
+		   "  { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "    backends = ( { addr = \"198.19.0.1\"; port = 80; } ); },\n"
+		   "  { name = \"b\"; vip = \"198.18.0.2\"; port = 80;\n"
+		   "    backends = ( { addr = \"198.19.0.2\"; port = 80; },\n"
+		   "      { port = 80;\n"
+		   "        addr = \"198.19.0.1\"; } ); } );\n", 8,
+		   "addr: 198.19.0.1 port 80/tcp is already a backend of service \"a\" (line 4)");
+	/* the earliest repeat in the file is the one reported */
+	expect_err(IF
+		   "services = (\n"
+		   "  { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "    backends = ( { addr = \"198.19.0.9\"; port = 80; },\n"
+		   "                 { addr = \"198.19.0.1\"; port = 80; },\n"
+		   "                 { addr = \"198.19.0.1\"; port = 80; },\n"
+		   "                 { addr = \"198.19.0.9\"; port = 80; } ); } );\n", 6,
+		   "addr: 198.19.0.1 port 80/tcp is already a backend of service \"a\" (line 5)");
+	{
+		/* other port or other protocol: a different backend */
+		struct sl_config *c = load_ok(IF
+			"services = (\n"
+			"  { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+			"    backends = ( { addr = \"198.19.0.1\"; port = 80; },\n"
+			"                 { addr = \"198.19.0.1\"; port = 81; } ); },\n"
+			"  { name = \"b\"; vip = \"198.18.0.1\"; port = 80; proto = \"udp\";\n"
+			"    backends = ( { addr = \"198.19.0.1\"; port = 80; } ); } );\n");
+
+		assert_int_equal(c->services[0].nr_backends, 2);
+		assert_int_equal(c->services[1].backends[0].addr.proto, IPPROTO_UDP);
+		sl_config_free(c);
+	}
+
+	/* a backend on a VIP address, whatever the port, defined before it too */
+	expect_err(IF
+		   "services = (\n"
+		   "  { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "    backends = (\n"
+		   "      { addr = \"198.18.0.2\"; port = 8080; } ); },\n"
+		   "  { name = \"b\"; vip = \"198.18.0.2\"; port = 443; } );\n", 5,
+		   "addr: 198.18.0.2 is the vip of service \"b\" (line 6)");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"2001:2::1\"; port = 80;\n"
+		   "  backends = ( { addr = \"2001:2::1\"; port = 81; } ); } );\n", 3,
+		   "addr: 2001:2::1 is the vip of service \"a\" (line 2)");
+}
+
+static void test_err_maglev_size(void **state)
+{
+	expect_err(SVC("maglev_size = 1000;"), 3, "maglev_size: 1000 is not prime");
+	expect_err(SVC("maglev_size = 1;"), 3, "maglev_size: 1 is not prime");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  maglev_size = 2;\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80; },\n"
+		   "               { addr = \"198.19.0.2\"; port = 80; },\n"
+		   "               { addr = \"198.19.0.3\"; port = 80; weight = 0; } ); } );\n", 3,
+		   "maglev_size: 2 is smaller than the number of backends (3)");
+	{
+		struct sl_config *c = load_ok(IF
+			"services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+			"  maglev_size = 3;\n"
+			"  backends = ( { addr = \"198.19.0.1\"; port = 80; },\n"
+			"               { addr = \"198.19.0.2\"; port = 80; },\n"
+			"               { addr = \"198.19.0.3\"; port = 80; } ); },\n"
+			" { name = \"b\"; vip = \"198.18.0.1\"; port = 81; maglev_size = 65537; } );\n");
+
+		assert_int_equal(c->services[0].maglev_size, 3);
+		assert_int_equal(c->services[1].maglev_size, 65537);
+		sl_config_free(c);
+	}
+}
+
+/* Generated configs at and over the limits. */
+static char *gen(unsigned services, unsigned backends_each, unsigned extra_backends)
+{
+	size_t cap = 256 + (size_t)services * 128 + ((size_t)services * backends_each + extra_backends) * 64;
+	char *t = malloc(cap);
+	size_t n;
+	unsigned b = 0;
+
+	assert_non_null(t);
+	n = snprintf(t, cap, "interfaces = ( \"gw-c\" );\nservices = (\n");
+	for (unsigned s = 0; s < services; s++) {
+		unsigned nb = backends_each + (s == services - 1 ? extra_backends : 0);
+
+		n += snprintf(t + n, cap - n,
+			      "{ name = \"s%u\"; vip = \"198.18.%u.%u\"; port = %u;\n  backends = (",
+			      s, s / 250, s % 250 + 1, 80 + s % 7);
+		for (unsigned i = 0; i < nb; i++, b++)
+			n += snprintf(t + n, cap - n, "%s{ addr = \"198.19.%u.%u\"; port = %u; }",
+				      i ? ",\n" : "\n", (b / 16) / 250, (b / 16) % 250 + 1,
+				      1000 + b % 16);
+		n += snprintf(t + n, cap - n, " ); }%s\n", s + 1 < services ? "," : "");
+	}
+	snprintf(t + n, cap - n, ");\n");
+	return t;
+}
+
+static void test_limits(void **state)
+{
+	char *t;
+	struct sl_config *c;
+
+	/* SL_MAX_SERVICES services, SL_MAX_BACKENDS - 1 backends: fine */
+	t = gen(SL_MAX_SERVICES, 15, SL_MAX_BACKENDS - 1 - SL_MAX_SERVICES * 15);
+	c = load_ok(t);
+	assert_int_equal(c->nr_services, SL_MAX_SERVICES);
+	assert_int_equal(c->services[SL_MAX_SERVICES - 1].nr_backends,
+			 SL_MAX_BACKENDS - 1 - (SL_MAX_SERVICES - 1) * 15);
+	assert_int_equal(c->services[SL_MAX_SERVICES - 1].maglev_size, 65537);
+	sl_config_free(c);
+	free(t);
+
+	/* one backend more: named at its line (the last service's last backend) */
+	t = gen(2, 0, SL_MAX_BACKENDS);
+	{
+		/* 2 header lines, 2 for s0, 2 for s1's head: backend i on line 7 + i */
+		int line = 7 + SL_MAX_BACKENDS - 1;
+
+		expect_err(t, line, "too many backends: at most 65535 in all services together");
+	}
+	free(t);
+
+	/* one service more: named at its line */
+	t = gen(SL_MAX_SERVICES + 1, 0, 0);
+	expect_err(t, 2 + 2 * SL_MAX_SERVICES + 1, "too many services: at most 4096");
+	free(t);
+}
+
+/* Errors fit the buffer given, truncated, and a NULL err is fine. */
+static void test_err_buffer(void **state)
+{
+	struct sl_config *c = NULL;
+	char small[12];
+
+	assert_int_equal(sl_config_load_string("interfaces = 1;", NAME, &c, small, sizeof(small)), -EINVAL);
+	assert_string_equal(small, "t.conf:1: i");
+	assert_int_equal(sl_config_load_string("interfaces = 1;", NAME, &c, NULL, 0), -EINVAL);
+	assert_int_equal(sl_config_load_string("interfaces = 1;", NULL, &c, small, sizeof(small)), -EINVAL);
+	assert_memory_equal(small, "<string>:1:", 11);
+	assert_null(c);
+	sl_config_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_int64_values),
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_err_syntax),
+		cmocka_unit_test(test_err_unknown),
+		cmocka_unit_test(test_err_types),
+		cmocka_unit_test(test_err_ranges),
+		cmocka_unit_test(test_err_wrapped),
+		cmocka_unit_test(test_err_choices),
+		cmocka_unit_test(test_err_required),
+		cmocka_unit_test(test_err_interfaces),
+		cmocka_unit_test(test_err_paths),
+		cmocka_unit_test(test_err_names),
+		cmocka_unit_test(test_err_addresses),
+		cmocka_unit_test(test_err_duplicates),
+		cmocka_unit_test(test_err_maglev_size),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_err_buffer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
