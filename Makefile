@@ -19,12 +19,12 @@ BPFTOOL ?= bpftool
 
 DEPS := clang llvm gcc make pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libmnl-dev libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev \
-	iproute2 ethtool nginx-light curl
+	iproute2 ethtool nginx-light curl libsystemd-dev
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 	-Iinclude -I$(B) -Idaemon
-PKGS    := libbpf libconfig libnl-3.0 libnl-route-3.0 libmnl
+PKGS    := libbpf libconfig libnl-3.0 libnl-route-3.0 libmnl libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 BPF_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -target bpf \
@@ -119,6 +119,7 @@ install: $(B)/sluiced
 	install -D -m 0755 $(B)/sluiced $(DESTDIR)$(PREFIX)/sbin/sluiced
 	install -D -m 0644 packaging/sluice.conf.example $(DESTDIR)$(PREFIX)/share/doc/sluice/sluice.conf.example
 	install -D -m 0644 packaging/sluiced.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sluiced.service
+	install -D -m 0644 docs/sluice.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/sluice.conf.5
 
 clean:
 	rm -rf $(B)
