@@ -19,7 +19,7 @@ BPFTOOL ?= bpftool
 
 DEPS := clang llvm gcc make pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libmnl-dev libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev \
-	iproute2 ethtool nginx-light curl libsystemd-dev
+	iproute2 ethtool nginx-light curl libsystemd-dev jq
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
@@ -49,9 +49,9 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(filter-out %.bpf.c,$(wildcard 
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps check unit bpf-test e2e bench demo install clean
+.PHONY: protocol-doc all deps check unit bpf-test e2e bench demo install clean
 
-all: $(B)/sluiced $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TOOLS) $(BENCH_BINS)
+all: $(B)/sluiced $(B)/sluice $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TOOLS) $(BENCH_BINS)
 
 deps:
 	@./tests/deps.sh $(DEPS)
@@ -74,6 +74,16 @@ $(CORE_LIB): $(CORE_OBJ)
 
 $(B)/sluiced: $(B)/daemon/main.o $(CORE_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The CLI: libmnl only, never libbpf.
+CLI_SRC := $(wildcard cli/*.c)
+$(B)/sluice: $(CLI_SRC) $(wildcard cli/*.h) include/sluice/proto.h | $(B)
+	$(CC) $(CFLAGS) -Icli -o $@ $(CLI_SRC) $(shell pkg-config --cflags --libs libmnl)
+
+# docs/protocol.md is generated from include/sluice/proto.h (checked in;
+# tests/e2e/test_cli.sh fails when it is stale).
+protocol-doc: $(B)/sluice
+	$(B)/sluice protocol doc > docs/protocol.md
 
 $(B)/tests/unit/%: tests/unit/%.c $(CORE_LIB)
 	@mkdir -p $(@D)
@@ -115,8 +125,11 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@./tests/e2e/demo.sh
 
-install: $(B)/sluiced
+install: $(B)/sluiced $(B)/sluice
 	install -D -m 0755 $(B)/sluiced $(DESTDIR)$(PREFIX)/sbin/sluiced
+	install -D -m 0755 $(B)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
+	install -D -m 0644 docs/sluice.8 $(DESTDIR)$(PREFIX)/share/man/man8/sluice.8
+	install -D -m 0644 cli/sluice.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sluice
 	install -D -m 0644 packaging/sluice.conf.example $(DESTDIR)$(PREFIX)/share/doc/sluice/sluice.conf.example
 	install -D -m 0644 packaging/sluiced.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sluiced.service
 	install -D -m 0644 docs/sluice.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/sluice.conf.5

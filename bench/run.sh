@@ -8,13 +8,15 @@
 #   xdp.live_pps    packets/s through the lab gateway with live frames,
 #                   sluice against a bare redirect on the same veths
 #                   (build/bench/livepps inside a tests/e2e/lab.sh lab)
+#   ctl.load_cold_ms, ctl.reload_one_ms, ctl.restart_adopt_ms
+#                   sluiced on 1,000 services x 10 backends (bench/ctl_bench.sh)
 # Exit status: 0, or 1 when a benchmark failed or a path check did not hold.
 # A lab that cannot run here (not root, tools missing) is reported as a
 # "skipped" line, not a failure.
 #
 # Environment: BENCH_REPEAT (1000000), BENCH_RUNS (5), BENCH_LIVE_COUNT
-# (frames per round, 10000000), BENCH_LIVE_ROUNDS (3), BENCH_ONLY (test_run
-# or live: run one half).
+# (frames per round, 10000000), BENCH_LIVE_ROUNDS (3), BENCH_ONLY (test_run,
+# live or ctl: run one part).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,6 +83,11 @@ if [ -z "$ONLY" ] || [ "$ONLY" = live ]; then
 		log "FAIL: xdp.live_pps (exit $rc)"
 		status=1 ;;
 	esac
+fi
+
+# ---- 3. control plane: load, reload, adoption (about 15 s) --------------
+if [ -z "$ONLY" ] || [ "$ONLY" = ctl ]; then
+	timeout --foreground 300 "$TOP/bench/ctl_bench.sh" >&3 || { log "FAIL: ctl_bench"; status=1; }
 fi
 
 exit $status

@@ -40,12 +40,14 @@ struct dp_state {
 	struct sl_l4addr svc_key[SL_MAX_SERVICES];
 	struct sl_svc svc[SL_MAX_SERVICES];
 	__u64 svc_sig[SL_MAX_SERVICES];         /* 0: table content unknown */
+	__u64 svc_in_sig[SL_MAX_SERVICES];      /* what the table was built from; 0: unknown */
 	bool bk_used[SL_MAX_BACKENDS];
 	struct sl_backend bk[SL_MAX_BACKENDS];
 	__u64 filter[2 * SL_FILTER_WORDS];
 	struct dp_addr *addrs;                  /* sl_addrs as written, sorted */
 	unsigned nr_addrs;
-	__u32 ifindex[SL_MAX_IFACES];
+	char ifname[SL_MAX_IFACES][16];         /* configured interfaces, by slot */
+	__u32 ifindex[SL_MAX_IFACES];           /* 0: absent now */
 	unsigned nr_ifindex;
 	int xdp_flags;
 };
@@ -360,9 +362,11 @@ static __u64 fnv64(__u64 h, const void *p, size_t n)
 	return h;
 }
 
-/* Replace a service's Maglev table when its content would change. */
+/* A new Maglev table for a service when its content would change: created
+ * and filled, its fd in *out_fd for install_tables(); -1 when the installed
+ * one already says this. */
 static int write_table(struct dp_state *st, __u32 svc_id, const __u32 *table, __u32 M,
-		       char *err, size_t errlen)
+		       int *out_fd, __u64 *out_sig, char *err, size_t errlen)
 {
 	struct sl_dp *dp = &st->pub;
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_INNER_MAP);
@@ -371,6 +375,8 @@ static int write_table(struct dp_state *st, __u32 svc_id, const __u32 *table, __
 	char name[16];
 	int fd, rc;
 
+	*out_fd = -1;
+	*out_sig = sig;
 	if (st->svc_sig[svc_id] == sig)
 		return 0;
 	vals = malloc(n * 4);
@@ -429,17 +435,50 @@ static int write_table(struct dp_state *st, __u32 svc_id, const __u32 *table, __
 		errf(err, errlen, rc, "cannot fill a Maglev table: %s", strerror(-rc));
 		goto out;
 	}
-	rc = bpf_map_update_elem(FD(dp, sl_maglev), &svc_id, &fd, BPF_ANY);
-	if (rc) {
-		errf(err, errlen, rc, "cannot install a Maglev table: %s", strerror(-rc));
-		goto out;
-	}
-	st->svc_sig[svc_id] = sig;
+	*out_fd = fd;
+	fd = -1;
 out:
 	if (fd >= 0)
 		close(fd);
 	free(vals);
 	free(keys);
+	return rc;
+}
+
+/* Tables waiting to be installed: one batch update of sl_maglev installs
+ * them all. A single update of a map-in-map waits for an RCU grace period
+ * (milliseconds) each time; a batch waits once. */
+#define TBL_BATCH 256
+
+struct tbl_batch {
+	__u32 ids[TBL_BATCH];
+	int fds[TBL_BATCH];
+	__u64 sigs[TBL_BATCH];
+	unsigned n;
+};
+
+static int install_tables(struct dp_state *st, struct tbl_batch *tb, char *err, size_t errlen)
+{
+	struct sl_dp *dp = &st->pub;
+	__u32 count = tb->n, i;
+	int rc = 0;
+
+	if (tb->n) {
+		rc = bpf_map_update_batch(FD(dp, sl_maglev), tb->ids, tb->fds, &count, NULL);
+		if (rc == -EINVAL || rc == -524 /* ENOTSUPP */ || rc == -EOPNOTSUPP) {
+			for (i = 0, rc = 0; i < tb->n && !rc; i++)  /* kernels without batch ops */
+				rc = bpf_map_update_elem(FD(dp, sl_maglev), &tb->ids[i], &tb->fds[i], BPF_ANY);
+			count = i;
+		}
+		if (rc)
+			errf(err, errlen, rc, "cannot install Maglev tables: %s", strerror(-rc));
+	}
+	for (i = 0; i < tb->n; i++) {
+		if (!rc)
+			st->svc_sig[tb->ids[i]] = tb->sigs[i];
+		close(tb->fds[i]);
+	}
+	tb->n = 0;
 	return rc;
 }
 
@@ -535,12 +574,14 @@ static int write_addrs(struct dp_state *st)
 
 static __u32 find_svc(const struct dp_state *st, const struct sl_l4addr *vip)
 {
-	__u32 i;
+	const struct sl_dp *dp = &st->pub;
+	struct sl_svc sv;
 
-	for (i = 0; i < SL_MAX_SERVICES; i++)
-		if (st->svc_used[i] && l4_eq(&st->svc_key[i], vip))
-			return i;
-	return SL_MAX_SERVICES;
+	/* sl_svc is the mirror's index by VIP */
+	if (bpf_map_lookup_elem(FD(dp, sl_svc), vip, &sv) || sv.id >= SL_MAX_SERVICES ||
+	    !st->svc_used[sv.id] || !l4_eq(&st->svc_key[sv.id], vip))
+		return SL_MAX_SERVICES;
+	return sv.id;
 }
 
 static __u32 find_bk(const struct sl_dp *dp, const struct sl_l4addr *a)
@@ -566,14 +607,27 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 	__u32 *svc_ids = calloc(cfg->nr_services ? cfg->nr_services : 1, sizeof(__u32));
 	__u32 *table = malloc(SL_MAGLEV_MAX * sizeof(__u32));
 	struct sl_maglev_backend *mb = NULL;
+	struct tbl_batch *tb = calloc(1, sizeof(*tb));
+	__u32 *bk_ids = NULL, nbk = 0, k, svc_hint = 0, bk_hint = 1;
 	struct timespec ts;
 	struct sl_meta meta;
 	__u32 s, b, id, zero = 0;
 	int rc = 0;
 
-	if (!svc_keep || !bk_keep || !svc_ids || !table) {
+	for (s = 0; s < cfg->nr_services; s++)
+		nbk += cfg->services[s].nr_backends;
+	bk_ids = calloc(nbk ? nbk : 1, sizeof(__u32));
+	if (!svc_keep || !bk_keep || !svc_ids || !table || !tb || !bk_ids) {
 		rc = errf(err, errlen, ENOMEM, "out of memory");
 		goto out;
+	}
+	/* The maps are about to say something no config says: a sluiced that
+	 * dies before the end must not let its successor adopt them as they
+	 * are (a hash of 0 matches no config). */
+	if (!bpf_map_lookup_elem(FD(dp, sl_meta), &zero, &meta) && meta.config_hash != cfg->hash &&
+	    meta.config_hash) {
+		meta.config_hash = 0;
+		bpf_map_update_elem(FD(dp, sl_meta), &zero, &meta, BPF_ANY);
 	}
 
 	/* 1. ids: kept for what stays, the lowest free for what is new */
@@ -581,8 +635,11 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 		const struct sl_cfg_service *cs = &cfg->services[s];
 
 		id = find_svc(st, &cs->vip);
-		if (id == SL_MAX_SERVICES)
-			id = free_id(st->svc_used, svc_keep, 0, SL_MAX_SERVICES);
+		if (id == SL_MAX_SERVICES) {
+			/* ids below the hint are all used or taken already */
+			id = free_id(st->svc_used, svc_keep, svc_hint, SL_MAX_SERVICES);
+			svc_hint = id + 1;
+		}
 		if (id == SL_MAX_SERVICES) {
 			rc = errf(err, errlen, ENOSPC, "no free service id");
 			goto out;
@@ -592,24 +649,31 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 	}
 
 	/* 2. backends and their reverse entries */
-	for (s = 0; s < cfg->nr_services; s++) {
+	for (s = 0, k = 0; s < cfg->nr_services; s++) {
 		const struct sl_cfg_service *cs = &cfg->services[s];
 
 		for (b = 0; b < cs->nr_backends; b++) {
 			const struct sl_cfg_backend *cb = &cs->backends[b];
 			struct sl_backend v = { 0 };
 			struct sl_rev rv = { 0 };
-			bool fresh;
+			bool fresh, rev_ok;
 
 			id = find_bk(dp, &cb->addr);
 			fresh = !id || !st->bk_used[id];
-			if (!id)
-				id = free_id(st->bk_used, bk_keep, 1, SL_MAX_BACKENDS);
+			if (!id) {
+				id = free_id(st->bk_used, bk_keep, bk_hint, SL_MAX_BACKENDS);
+				bk_hint = id + 1;
+			}
 			if (id >= SL_MAX_BACKENDS) {
 				rc = errf(err, errlen, ENOSPC, "no free backend id");
 				goto out;
 			}
 			bk_keep[id] = true;
+			bk_ids[k++] = id;
+			/* found by its address: the reverse entry is right when
+			 * it names the same service at the same VIP */
+			rev_ok = !fresh && st->bk[id].svc_id == svc_ids[s] && st->svc_used[svc_ids[s]] &&
+				 l4_eq(&st->svc_key[svc_ids[s]], &cs->vip);
 			if (!fresh)
 				v = st->bk[id];         /* keeps next hop and breaker */
 			v.addr = cb->addr;
@@ -629,6 +693,8 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 				errf(err, errlen, rc, "cannot write backend %u: %s", id, strerror(-rc));
 				goto out;
 			}
+			if (rev_ok)
+				continue;
 			rv.bk_id = id;
 			rv.svc_id = svc_ids[s];
 			rv.vip = cs->vip;
@@ -640,11 +706,12 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 		}
 	}
 
-	/* 3. services: tables first, so a service never points at a missing one */
-	for (s = 0; s < cfg->nr_services; s++) {
+	/* 3. services: tables first, so a service never points at a missing
+	 * one; a table is built only when what it is built from changed */
+	for (s = 0, k = 0; s < cfg->nr_services; s++) {
 		const struct sl_cfg_service *cs = &cfg->services[s];
-		struct sl_svc v = { 0 };
 		__u32 M = cs->maglev_size;
+		__u64 in_sig = fnv64(0xcbf29ce484222325ull, &M, sizeof(M));
 
 		id = svc_ids[s];
 		mb = realloc(mb, (cs->nr_backends ? cs->nr_backends : 1) * sizeof(*mb));
@@ -652,27 +719,51 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 			rc = errf(err, errlen, ENOMEM, "out of memory");
 			goto out;
 		}
-		for (b = 0; b < cs->nr_backends; b++) {
+		for (b = 0; b < cs->nr_backends; b++, k++) {
 			mb[b].addr = cs->backends[b].addr;
 			mb[b].weight = cs->backends[b].weight;
-			mb[b].id = find_bk(dp, &cs->backends[b].addr);
+			mb[b].id = bk_ids[k];
+			in_sig = fnv64(in_sig, &mb[b], sizeof(mb[b]));
 		}
 		if (M) {
+			int fd;
+			__u64 sig;
+
+			if (st->svc_sig[id] > 1 && st->svc_in_sig[id] == in_sig)
+				continue;       /* same inputs, same table */
 			rc = sl_maglev_build(mb, cs->nr_backends, M, table);
 			if (rc) {
 				errf(err, errlen, rc, "%s: cannot build the Maglev table of service %s",
 				     cfg->file, cs->name);
 				goto out;
 			}
-			rc = write_table(st, id, table, M, err, errlen);
+			rc = write_table(st, id, table, M, &fd, &sig, err, errlen);
 			if (rc)
+				goto out;
+			st->svc_in_sig[id] = in_sig;
+			if (fd < 0)
+				continue;
+			tb->ids[tb->n] = id;
+			tb->fds[tb->n] = fd;
+			tb->sigs[tb->n++] = sig;
+			if (tb->n == TBL_BATCH && (rc = install_tables(st, tb, err, errlen)))
 				goto out;
 		} else if (st->svc_sig[id] != 1) {
 			bpf_map_delete_elem(FD(dp, sl_maglev), &id);
 			st->svc_sig[id] = 1;    /* "no table" */
+			st->svc_in_sig[id] = 0;
 		}
+	}
+	rc = install_tables(st, tb, err, errlen);
+	if (rc)
+		goto out;
+	for (s = 0; s < cfg->nr_services; s++) {
+		const struct sl_cfg_service *cs = &cfg->services[s];
+		struct sl_svc v = { 0 };
+
+		id = svc_ids[s];
 		v.id = id;
-		v.maglev_size = M;
+		v.maglev_size = cs->maglev_size;
 		v.max_conns = cs->max_conns;
 		v.connect_timeout_ms = cs->connect_timeout_ms;
 		v.idle_timeout_s = cs->idle_timeout_s;
@@ -707,6 +798,7 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 		bpf_map_delete_elem(FD(dp, sl_maglev), &id);
 		st->svc_used[id] = false;
 		st->svc_sig[id] = 0;
+		st->svc_in_sig[id] = 0;
 		sl_log(LOG_INFO, "service %u removed", id);
 	}
 	for (id = 1; id < SL_MAX_BACKENDS; id++) {
@@ -737,6 +829,12 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 		bpf_map_update_elem(FD(dp, sl_meta), &zero, &meta, BPF_ANY);
 	}
 out:
+	if (tb) {
+		while (tb->n)
+			close(tb->fds[--tb->n]);
+		free(tb);
+	}
+	free(bk_ids);
 	free(svc_keep);
 	free(bk_keep);
 	free(svc_ids);
@@ -852,47 +950,125 @@ int sl_dp_attach(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_
 {
 	struct dp_state *st = ST(dp);
 	int flags = cfg->xdp_generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-	__u32 want[SL_MAX_IFACES], nr = 0, i, j, key, next;
+	__u32 want[SL_MAX_IFACES], i, j, key, next;
 	void *prev = NULL;
 	int rc;
 
 	for (i = 0; i < cfg->nr_ifaces; i++) {
 		__u32 ifindex = if_nametoindex(cfg->ifaces[i]);
 
+		want[i] = 0;
 		if (!ifindex) {
-			sl_log(LOG_WARNING, "interface %s not found: not attached", cfg->ifaces[i]);
+			sl_log(LOG_WARNING, "interface %s not found: not attached (attached when it appears)",
+			       cfg->ifaces[i]);
 			continue;
 		}
 		rc = bpf_map_update_elem(FD(dp, sl_tx), &ifindex, &ifindex, BPF_ANY);
 		if (rc)
 			return errf(err, errlen, rc, "cannot add %s to the devmap: %s",
 				    cfg->ifaces[i], strerror(-rc));
+		/* No XDP_FLAGS_UPDATE_IF_NOEXIST: an attached program (ours
+		 * from a previous sluiced) is replaced atomically. */
 		rc = bpf_xdp_attach(ifindex, sl_dp_prog_fd(dp), flags, NULL);
 		if (rc)
 			return errf(err, errlen, rc, "cannot attach XDP (%s mode) to %s: %s",
 				    cfg->xdp_generic ? "generic" : "native", cfg->ifaces[i], strerror(-rc));
-		want[nr++] = ifindex;
+		want[i] = ifindex;
 	}
 	/* Interfaces that left the config lose the program and the devmap slot. */
 	for (i = 0; i < st->nr_ifindex; i++) {
-		for (j = 0; j < nr && want[j] != st->ifindex[i]; j++)
+		if (!st->ifindex[i])
+			continue;
+		for (j = 0; j < cfg->nr_ifaces && want[j] != st->ifindex[i]; j++)
 			;
-		if (j == nr)
+		if (j == cfg->nr_ifaces)
 			bpf_xdp_detach(st->ifindex[i], st->xdp_flags, NULL);
 	}
 	while (!bpf_map_get_next_key(FD(dp, sl_tx), prev, &next)) {
 		key = next;
 		prev = &key;
-		for (j = 0; j < nr && want[j] != key; j++)
+		for (j = 0; j < cfg->nr_ifaces && want[j] != key; j++)
 			;
-		if (j == nr) {
+		if (j == cfg->nr_ifaces) {
 			bpf_map_delete_elem(FD(dp, sl_tx), &key);
 			prev = NULL;
 		}
 	}
-	memcpy(st->ifindex, want, nr * sizeof(__u32));
-	st->nr_ifindex = nr;
+	for (i = 0; i < cfg->nr_ifaces; i++)
+		snprintf(st->ifname[i], sizeof(st->ifname[i]), "%s", cfg->ifaces[i]);
+	memcpy(st->ifindex, want, cfg->nr_ifaces * sizeof(__u32));
+	st->nr_ifindex = cfg->nr_ifaces;
 	st->xdp_flags = flags;
+	return 0;
+}
+
+static void iface_drop(struct dp_state *st, unsigned slot, const char *why)
+{
+	struct sl_dp *dp = &st->pub;
+	__u32 old = st->ifindex[slot];
+
+	bpf_map_delete_elem(FD(dp, sl_tx), &old);
+	st->ifindex[slot] = 0;
+	sl_log(LOG_WARNING, "interface %s (ifindex %u) %s: dropped from the devmap",
+	       st->ifname[slot], old, why);
+}
+
+int sl_dp_iface_seen(struct sl_dp *dp, const char *name, __u32 ifindex)
+{
+	struct dp_state *st = ST(dp);
+	unsigned i;
+	int rc, ret = 0;
+
+	for (i = 0; i < st->nr_ifindex; i++) {
+		bool same_name = !strcmp(st->ifname[i], name);
+
+		if (st->ifindex[i] == ifindex && !same_name) {
+			/* renamed away from a configured name */
+			bpf_xdp_detach(ifindex, st->xdp_flags, NULL);
+			iface_drop(st, i, "was renamed");
+			continue;
+		}
+		if (!same_name || st->ifindex[i] == ifindex)
+			continue;
+		if (st->ifindex[i])
+			iface_drop(st, i, "was replaced");
+		rc = bpf_map_update_elem(FD(dp, sl_tx), &ifindex, &ifindex, BPF_ANY);
+		if (!rc)
+			rc = bpf_xdp_attach(ifindex, sl_dp_prog_fd(dp), st->xdp_flags, NULL);
+		if (rc) {
+			bpf_map_delete_elem(FD(dp, sl_tx), &ifindex);
+			sl_log(LOG_ERR, "interface %s appeared (ifindex %u), cannot attach XDP: %s",
+			       name, ifindex, strerror(-rc));
+			ret = rc;
+			continue;
+		}
+		st->ifindex[i] = ifindex;
+		sl_log(LOG_NOTICE, "interface %s appeared (ifindex %u): program attached, devmap updated",
+		       name, ifindex);
+	}
+	return ret;
+}
+
+void sl_dp_iface_gone(struct sl_dp *dp, __u32 ifindex)
+{
+	struct dp_state *st = ST(dp);
+	unsigned i;
+
+	for (i = 0; i < st->nr_ifindex; i++)
+		if (ifindex && st->ifindex[i] == ifindex)
+			iface_drop(st, i, "disappeared");
+}
+
+int sl_dp_pinned_hash(const struct sl_dp *dp, __u64 *hash)
+{
+	struct sl_meta meta;
+	__u32 zero = 0;
+	int rc;
+
+	rc = bpf_map_lookup_elem(FD(dp, sl_meta), &zero, &meta);
+	if (rc)
+		return rc;
+	*hash = meta.config_hash;
 	return 0;
 }
 

@@ -61,6 +61,18 @@ int sl_dp_bump_nh_gen(struct sl_dp *dp);
  * Interfaces missing now are reported and skipped. */
 int sl_dp_attach(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t errlen);
 
+/* The link table says interface NAME now has IFINDEX: when NAME is a
+ * configured interface whose ifindex changed (deleted and re-created), the
+ * program is attached to it and the devmap updated; logged. */
+int sl_dp_iface_seen(struct sl_dp *dp, const char *name, __u32 ifindex);
+
+/* IFINDEX left the link table: a configured interface drops out of the
+ * devmap; logged. */
+void sl_dp_iface_gone(struct sl_dp *dp, __u32 ifindex);
+
+/* sl_meta.config_hash: the hash of the config last applied to the maps. */
+int sl_dp_pinned_hash(const struct sl_dp *dp, __u64 *hash);
+
 /* Free GONE backends that no flow references any more; returns how many. */
 int sl_dp_reap_gone(struct sl_dp *dp);
 

@@ -20,6 +20,8 @@
 #include "config.h"
 #include "dataplane.h"
 #include "nexthop.h"
+#include "notify.h"
+#include "ctl.h"
 #include "log.h"
 
 #define SL_TICK_MS        1000
@@ -31,6 +33,7 @@ struct daemon {
 	struct sl_config *cfg;
 	struct sl_dp *dp;
 	struct sl_nh *nh;
+	struct sl_ctl *ctl;
 	int epfd, sigfd, tfd;
 	unsigned long ticks;
 };
@@ -64,23 +67,85 @@ static int apply(struct daemon *d, struct sl_config *cfg)
 	return 0;
 }
 
-static void reload(struct daemon *d)
+/* why (may be NULL): the reason of a failure, for `sluice reload`. */
+static int reload(struct daemon *d, char *why, size_t whylen)
 {
+	unsigned long long t0 = sl_monotonic_us(), t1;
 	struct sl_config *cfg;
 	char err[512];
 
+	sl_notify_reloading();
 	if (sl_config_load_file(d->config_path, &cfg, err, sizeof(err))) {
 		sl_log(LOG_ERR, "reload refused, running config kept: %s", err);
-		return;
+		sl_notify_ready("reload refused, running config kept: %s", err);
+		if (why)
+			snprintf(why, whylen, "reload refused, running config kept: %s", err);
+		return -EINVAL;
 	}
+	t1 = sl_monotonic_us();
 	if (apply(d, cfg)) {
 		sl_log(LOG_ERR, "reload of %s failed while applying", d->config_path);
+		sl_notify_ready("reload of %s failed while applying", d->config_path);
 		sl_config_free(cfg);
-		return;
+		if (why)
+			snprintf(why, whylen, "reload of %s failed while applying (see sluiced's log)", d->config_path);
+		return -EIO;
 	}
 	sl_config_free(d->cfg);
 	d->cfg = cfg;
-	sl_log(LOG_INFO, "config applied: %u services from %s", cfg->nr_services, d->config_path);
+	sl_log(LOG_INFO, "config applied: %u services from %s (parsed in %.3f ms) in %.3f ms",
+	       cfg->nr_services, d->config_path, (t1 - t0) / 1000.0, (sl_monotonic_us() - t0) / 1000.0);
+	sl_notify_ready("running: %u services, config reloaded", cfg->nr_services);
+	return 0;
+}
+
+/* The control server's view of the loop's state (daemon/ctl.h). */
+static const struct sl_config *ctl_config(void *ctx) { return ((struct daemon *)ctx)->cfg; }
+static struct sl_dp *ctl_dp(void *ctx) { return ((struct daemon *)ctx)->dp; }
+static int ctl_reload(void *ctx, char *err, size_t len) { return reload(ctx, err, len); }
+
+static int ctl_replace(void *ctx, struct sl_config *cfg, char *err, size_t len)
+{
+	struct daemon *d = ctx;
+
+	if (apply(d, cfg)) {
+		snprintf(err, len, "applying the change failed (see sluiced's log); running config kept");
+		return -EIO;
+	}
+	sl_config_free(d->cfg);
+	d->cfg = cfg;
+	return 0;
+}
+
+static const struct sl_ctl_ops ctl_ops = {
+	.version = "0.1", .config = ctl_config, .dp = ctl_dp,
+	.reload = ctl_reload, .replace = ctl_replace,
+};
+
+/* First state at start: pins whose config hash is this config's are
+ * adopted as they are (nothing derived from the config is written; the new
+ * program instance replaces the old one atomically and the devmap is
+ * filled again); anything else gets the difference applied. */
+static int start_state(struct daemon *d)
+{
+	char err[512];
+	__u64 pinned = 0;
+
+	if (!d->dp->adopted || sl_dp_pinned_hash(d->dp, &pinned) || !pinned ||
+	    pinned != d->cfg->hash) {
+		if (d->dp->adopted)
+			sl_log(LOG_INFO, "pinned state is of config %016llx, this is %016llx: applying the difference",
+			       (unsigned long long)pinned, (unsigned long long)d->cfg->hash);
+		return apply(d, d->cfg);
+	}
+	if (sl_dp_attach(d->dp, d->cfg, err, sizeof(err))) {
+		sl_log(LOG_ERR, "%s", err);
+		return -1;
+	}
+	if (d->nh)
+		sl_nh_refresh(d->nh);
+	sl_log(LOG_INFO, "adopted pinned state, config unchanged (%016llx)", (unsigned long long)pinned);
+	return 0;
 }
 
 static int add_fd(int epfd, int fd)
@@ -112,7 +177,7 @@ static int loop(struct daemon *d)
 				if (read(fd, &si, sizeof(si)) != sizeof(si))
 					continue;
 				if (si.ssi_signo == SIGHUP) {
-					reload(d);
+					reload(d, NULL, 0);
 					continue;
 				}
 				sl_log(LOG_INFO, "exiting on signal %u: program stays attached, maps stay pinned",
@@ -132,6 +197,8 @@ static int loop(struct daemon *d)
 					sl_log(LOG_INFO, "freed %d removed backend(s) whose flows have ended", freed);
 			} else if (d->nh && fd == sl_nh_fd(d->nh)) {
 				sl_nh_event(d->nh);
+			} else if (d->ctl && fd == sl_ctl_fd(d->ctl)) {
+				sl_ctl_event(d->ctl);
 			}
 		}
 	}
@@ -151,6 +218,7 @@ int main(int argc, char **argv)
 	struct sl_dp_opts dopts = {};
 	struct itimerspec its = { { SL_TICK_MS / 1000, 0 }, { SL_TICK_MS / 1000, 0 } };
 	bool check = false, detach = false;
+	unsigned long long t0 = sl_monotonic_us();
 	char err[512];
 	sigset_t mask;
 	int c, rc = 1;
@@ -215,12 +283,23 @@ int main(int argc, char **argv)
 		sl_log(LOG_ERR, "%s", err);
 		goto out;
 	}
-	if (apply(&d, d.cfg))
+	if (start_state(&d))
 		goto out;
-	sl_log(LOG_INFO, "ready: %u services, attached to %u interface(s)",
-	       d.cfg->nr_services, d.cfg->nr_ifaces);
+	if (sl_ctl_open(&d.ctl, d.cfg->run_dir, &ctl_ops, &d, err, sizeof(err))) {
+		sl_log(LOG_ERR, "%s", err);
+		goto out;
+	}
+	if (add_fd(d.epfd, sl_ctl_fd(d.ctl))) {
+		sl_log(LOG_ERR, "event loop setup: %s", strerror(errno));
+		goto out;
+	}
+	sl_log(LOG_INFO, "ready: %u services, attached to %u interface(s) in %.3f ms",
+	       d.cfg->nr_services, d.cfg->nr_ifaces, (sl_monotonic_us() - t0) / 1000.0);
+	sl_notify_ready("running: %u services on %u interface(s)", d.cfg->nr_services, d.cfg->nr_ifaces);
 	rc = loop(&d);
+	sl_notify_stopping();
 out:
+	sl_ctl_close(d.ctl);
 	sl_nh_close(d.nh);
 	sl_dp_close(d.dp);
 	sl_config_free(d.cfg);

@@ -39,6 +39,18 @@ static void on_change(struct nl_cache *cache, struct nl_object *obj, int action,
 	struct sl_nh *nh = arg;
 
 	nh->dirty = true;
+	if (cache == nh->links) {
+		struct rtnl_link *l = (struct rtnl_link *)obj;
+		const char *name = rtnl_link_get_name(l);
+		int ifindex = rtnl_link_get_ifindex(l);
+
+		/* A configured interface deleted and created again comes back
+		 * with a new ifindex: the program goes back on it. */
+		if (action == NL_ACT_DEL)
+			sl_dp_iface_gone(nh->dp, ifindex);
+		else if (name && ifindex > 0)
+			sl_dp_iface_seen(nh->dp, name, ifindex);
+	}
 	if (cache == nh->neighs) {
 		struct rtnl_neigh *n = (struct rtnl_neigh *)obj;
 
