@@ -103,10 +103,33 @@ static __always_inline int to_vip_addr(const struct pkt *p)
 	return addr_known(p->k.dst, p->k.family, SL_ADDR_VIP);
 }
 
-/* Addressed to sluice: to a VIP, or a backend's reply. */
-static __always_inline int is_ours(const struct pkt *p)
+/*
+ * Is a packet that could not be parsed to the end sluice's to judge? Yes
+ * when it is addressed to a VIP. From a backend's address only when it is
+ * a first fragment whose ports name a backend's service endpoint: a reply
+ * sluice cannot rewrite. Anything else from a backend (its neighbour
+ * discovery, pings, its own traffic elsewhere, later fragments that carry
+ * no ports) is the kernel's.
+ */
+static __always_inline int is_ours(const struct pkt *p, __u32 r)
 {
-	return to_vip_addr(p) || addr_known(p->k.src, p->k.family, SL_ADDR_BACKEND);
+	struct sl_scratch *sc;
+	struct sl_l4addr *key;
+
+	if (to_vip_addr(p))
+		return 1;
+	if (r != SL_R_FRAGMENT || !p->k.sport ||
+	    !addr_known(p->k.src, p->k.family, SL_ADDR_BACKEND))
+		return 0;
+	sc = scratch();
+	if (!sc)
+		return 1;
+	key = &sc->akey;
+	__builtin_memcpy(key->addr, p->k.src, 16);
+	key->port = p->k.sport;
+	key->proto = p->k.proto;
+	key->family = p->k.family;
+	return bpf_map_lookup_elem(&sl_rev, key) != NULL;
 }
 
 static __always_inline int filter_has(__u32 kind, const __be32 *a)
@@ -188,8 +211,12 @@ static __always_inline int parse_ipv4(void *l3, void *end, struct pkt *p)
 	p->k.proto = ip->protocol;
 	p->k.src[0] = ip->saddr;
 	p->k.dst[0] = ip->daddr;
-	if (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFSET))
+	if (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFSET)) {
+		/* A first fragment still has its ports: they tell whose it is. */
+		if (!(ip->frag_off & bpf_htons(SL_IP_OFFSET)))
+			parse_l4(l3 + hlen, tot - hlen, end, p);
 		return SL_R_FRAGMENT;
+	}
 	return parse_l4(l3 + hlen, tot - hlen, end, p);
 }
 
@@ -212,9 +239,13 @@ static __always_inline int ipv6_skip_ext(void *l3, void *end, __u32 limit, __u8 
 			if ((void *)(fh + 1) > end)
 				return SL_R_L3_TRUNC;
 			nh = fh->nexthdr;
-			/* offset or more-fragments: a real fragment */
+			/* offset or more-fragments: a real fragment; *offp is
+			 * where the first fragment's upper header starts, 0 for
+			 * a later fragment */
 			if (fh->frag_off & bpf_htons(0xfff9)) {
 				*nhp = nh;
+				*offp = fh->frag_off & bpf_htons(0xfff8) ? 0 :
+					(off + sizeof(*fh)) & 0x3fff;
 				return SL_R_FRAGMENT;
 			}
 			off += sizeof(*fh);
@@ -261,6 +292,8 @@ static __always_inline int parse_ipv6(void *l3, void *end, struct pkt *p)
 	nh = ip6->nexthdr;
 	r = ipv6_skip_ext(l3, end, sizeof(*ip6) + plen, &nh, &off);
 	p->k.proto = nh;
+	if (r == SL_R_FRAGMENT && off && off <= sizeof(*ip6) + plen)
+		parse_l4(l3 + off, sizeof(*ip6) + plen - off, end, p);
 	if (r != OK)
 		return r;
 	return parse_l4(l3 + off, sizeof(*ip6) + plen - off, end, p);
@@ -1064,7 +1097,7 @@ int sluice_xdp(struct xdp_md *ctx)
 		return out(SL_R_NOT_IP);
 
 	if (r != OK) {
-		if (soft_reason(r) && !is_ours(&p))
+		if (soft_reason(r) && !is_ours(&p, r))
 			return out(SL_R_NOT_OURS);
 		return out(r);
 	}
