@@ -5,12 +5,9 @@
 # program must be attached to the new gw-bI (ip -d link show), the log must
 # say so, and connections to that backend must work again.
 #
-# IPv4 only for now: the new link's IPv6 neighbours cannot be resolved while
-# the XDP program is on it, because the data path drops non-error ICMPv6
-# from a backend address (neighbour solicitations and advertisements
-# included) as icmp_unmatched (bpf/sluice.bpf.c: soft_reason() with
-# is_ours(), which counts "from a backend" as ours). The lab resolves every
-# neighbour before sluiced starts, so the other tests do not see it.
+# Both families: on the new link the gateway must resolve the backend's
+# IPv6 neighbour through the XDP program (a backend's neighbour discovery is
+# the kernel's, never sluice's).
 set -uo pipefail
 # shellcheck source=lab.sh
 . "$(dirname "$0")/lab.sh"
@@ -71,6 +68,8 @@ lab_xdp_attached "gw-b$I" || lab_fail "no XDP program on the new gw-b$I"
 lab_gw_exec ip -d link show dev "gw-b$I" | grep -o 'prog/xdp id [0-9]*' | sed 's/^/  gw-b1: /'
 
 lab_check_burst "$conf" web "$LAB_VIP4" $N --check-stats || lab_fail "IPv4 after the link came back"
-grep -q "b$I" <<<"$LAB_SPREAD" || lab_fail "no connection reached b$I"
+grep -q "b$I" <<<"$LAB_SPREAD" || lab_fail "no IPv4 connection reached b$I"
+lab_check_burst "$conf" web6 "$LAB_VIP6" $N --check-stats || lab_fail "IPv6 after the link came back"
+grep -q "b$I" <<<"$LAB_SPREAD" || lab_fail "no IPv6 connection reached b$I"
 lab_stop_sluiced || lab_fail "sluiced did not exit cleanly on SIGTERM"
 echo "PASS: gw-b$I deleted and re-created (ifindex $old -> $new): program back, b$I reachable"
