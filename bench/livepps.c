@@ -53,6 +53,7 @@
 
 #include <sluice/maps.h>
 #include <sluice/reasons.h>
+#include "csum.h"
 #include "livepps.skel.h"
 #include "livepps.h"
 
@@ -180,24 +181,6 @@ static void cleanup(struct lab *l)
 
 /* ---- the frame -------------------------------------------------------- */
 
-static __u16 csum_fold(__u32 s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
-static __u32 csum_add(__u32 s, const void *p, size_t n)
-{
-	const __u8 *b = p;
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += (b[i] << 8) | b[i + 1];
-	if (n & 1)
-		s += b[n - 1] << 8;
-	return s;
-}
 
 /* Client -> VIP, TCP ACK|PSH with 10 bytes, checksums right: a frame the
  * gateway would get from a real client of an established connection. */

@@ -44,6 +44,7 @@
 
 #include <sluice/maps.h>
 #include <sluice/reasons.h>
+#include "csum.h"
 #include "config.h"
 #include "dataplane.h"
 #include "sluice.skel.h"
@@ -97,24 +98,6 @@ struct bench {
 
 /* ---- packets ---------------------------------------------------------- */
 
-static __u16 csum_fold(__u32 s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
-static __u32 csum_add(__u32 s, const void *p, size_t n)
-{
-	const __u8 *b = p;
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += (b[i] << 8) | b[i + 1];
-	if (n & 1)
-		s += b[n - 1] << 8;
-	return s;
-}
 
 /* An HR_PKT_LEN-byte IPv4 TCP frame: a SYN with MSS, SACK-permitted,
  * timestamps and window scale, or an ACK|PSH with timestamps and 8 bytes. */

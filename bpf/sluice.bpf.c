@@ -88,6 +88,23 @@ static __always_inline int soft_reason(__u32 r)
 	       r == SL_R_L4_MALFORMED || r == SL_R_PROTO || r == SL_R_ICMP_UNMATCHED;
 }
 
+/* A service or backend key for one of the packet's endpoints, built in
+ * per-CPU scratch (the stack is short). */
+static __always_inline struct sl_l4addr *l4key(const __be32 *addr, __be16 port, const struct pkt *p)
+{
+	struct sl_scratch *sc = scratch();
+	struct sl_l4addr *key;
+
+	if (!sc)
+		return NULL;
+	key = &sc->akey;
+	__builtin_memcpy(key->addr, addr, 16);
+	key->port = port;
+	key->proto = p->k.proto;
+	key->family = p->k.family;
+	return key;
+}
+
 static __always_inline int addr_known(const __be32 *a, __u8 family, __u16 kind)
 {
 	struct sl_addr_key k = {};
@@ -113,7 +130,6 @@ static __always_inline int to_vip_addr(const struct pkt *p)
  */
 static __always_inline int is_ours(const struct pkt *p, __u32 r)
 {
-	struct sl_scratch *sc;
 	struct sl_l4addr *key;
 
 	if (to_vip_addr(p))
@@ -121,15 +137,8 @@ static __always_inline int is_ours(const struct pkt *p, __u32 r)
 	if (r != SL_R_FRAGMENT || !p->k.sport ||
 	    !addr_known(p->k.src, p->k.family, SL_ADDR_BACKEND))
 		return 0;
-	sc = scratch();
-	if (!sc)
-		return 1;
-	key = &sc->akey;
-	__builtin_memcpy(key->addr, p->k.src, 16);
-	key->port = p->k.sport;
-	key->proto = p->k.proto;
-	key->family = p->k.family;
-	return bpf_map_lookup_elem(&sl_rev, key) != NULL;
+	key = l4key(p->k.src, p->k.sport, p);
+	return !key || bpf_map_lookup_elem(&sl_rev, key) != NULL;
 }
 
 static __always_inline int filter_has(__u32 kind, const __be32 *a)
@@ -1066,7 +1075,6 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	void *l3 = data + sizeof(*eth);
 	struct pkt p = {};
-	struct sl_scratch *sc;
 	struct sl_l4addr *key;
 	struct sl_svc *svc;
 	struct sl_rev *rev;
@@ -1116,27 +1124,17 @@ int sluice_xdp(struct xdp_md *ctx)
 			if (c)
 				return forward_flow(ctx, &p, end, c);
 		}
-		sc = scratch();
-		if (!sc)
+		key = l4key(p.k.dst, p.k.dport, &p);
+		if (!key)
 			return XDP_DROP;
-		key = &sc->akey;
-		__builtin_memcpy(key->addr, p.k.dst, 16);
-		key->port = p.k.dport;
-		key->proto = p.k.proto;
-		key->family = p.k.family;
 		svc = bpf_map_lookup_elem(&sl_svc, key);
 		if (svc)
 			return forward_new(ctx, &p, end, svc, syn);
 	}
 	if (filter_has(SL_ADDR_BACKEND, p.k.src)) {
-		sc = scratch();
-		if (!sc)
+		key = l4key(p.k.src, p.k.sport, &p);
+		if (!key)
 			return XDP_DROP;
-		key = &sc->akey;
-		__builtin_memcpy(key->addr, p.k.src, 16);
-		key->port = p.k.sport;
-		key->proto = p.k.proto;
-		key->family = p.k.family;
 		rev = bpf_map_lookup_elem(&sl_rev, key);
 		if (rev)
 			return reverse(ctx, &p, end, rev);

@@ -644,3 +644,16 @@ void fx_assert_unchanged(const struct pkt *in, const struct res *r)
 	assert_int_equal(r->len, in->len);
 	assert_memory_equal(r->out, in->b, in->len);
 }
+
+__u32 fx_open_flow(const struct spec *fwd, const char *svc)
+{
+	struct sl_flow_key k;
+	struct res r;
+	__u32 id;
+
+	fx_flow_key(&k, fwd->src, fwd->sport, fwd->dst, fwd->dport, fwd->proto);
+	id = fx_predict(svc, &k, 0);
+	fx_send(fwd, fx.if_c, &r);
+	fx_assert_forwarded(fwd, &r, id, NULL, NULL);
+	return id;
+}

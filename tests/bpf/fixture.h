@@ -156,4 +156,8 @@ void fx_assert_frame(const struct spec *want, const struct res *r, int strict_qu
 /* Assert the output frame is the input, byte for byte. */
 void fx_assert_unchanged(const struct pkt *in, const struct res *r);
 
+/* Open a flow (client -> VIP) as the data path must, and return its
+ * backend: the first packet is forwarded to the predicted one. */
+__u32 fx_open_flow(const struct spec *fwd, const char *svc);
+
 #endif

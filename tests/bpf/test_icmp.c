@@ -39,18 +39,6 @@ static int per_test(void **state)
 	return 0;
 }
 
-static __u32 open_flow(const struct spec *fwd, const char *svc)
-{
-	struct sl_flow_key k;
-	struct res r;
-	__u32 id;
-
-	fx_flow_key(&k, fwd->src, fwd->sport, fwd->dst, fwd->dport, fwd->proto);
-	id = fx_predict(svc, &k, 0);
-	fx_send(fwd, fx.if_c, &r);
-	fx_assert_forwarded(fwd, &r, id, NULL, NULL);
-	return id;
-}
 
 /* A short packet, so that a quote can hold all of it. */
 static void short_fwd(struct spec *s, int af, uint8_t proto, uint16_t sport, uint16_t vport)
@@ -106,7 +94,7 @@ static void backend_side(int af, uint8_t proto, uint16_t sport, uint16_t vport, 
 	size_t qlen;
 
 	short_fwd(&fwd, af, proto, sport, vport);
-	id = open_flow(&fwd, svc);
+	id = fx_open_flow(&fwd, svc);
 	svc_id = fx_svc_id(fwd.dst, vport, proto);
 	fx_bk_addr(id, bkaddr, sizeof(bkaddr), &bkport);
 
@@ -259,7 +247,7 @@ static void v4_short_quote_with_trailer(void **state)
 	__u32 id;
 
 	short_fwd(&fwd, 4, P_TCP, 43007, 80);
-	id = open_flow(&fwd, "web");
+	id = fx_open_flow(&fwd, "web");
 	fx_bk_addr(id, bkaddr, sizeof(bkaddr), &bkport);
 	atbk = fwd;
 	atbk.dst = bkaddr;
@@ -309,7 +297,7 @@ static void client_side_(int af, uint8_t proto, uint16_t sport, uint16_t vport, 
 	size_t qlen;
 
 	short_fwd(&fwd, af, proto, sport, vport);
-	id = open_flow(&fwd, svc);
+	id = fx_open_flow(&fwd, svc);
 	fx_bk_addr(id, bkaddr, sizeof(bkaddr), &bkport);
 	fx_spec_rev(&rev, &fwd, id);
 	rev.payload = "pong";
@@ -526,7 +514,7 @@ static void ttl_one(void **state)
 	__u32 id;
 
 	short_fwd(&fwd, 4, P_UDP, 43070, 53);
-	id = open_flow(&fwd, "dns");
+	id = fx_open_flow(&fwd, "dns");
 	fx_bk_addr(id, bkaddr, sizeof(bkaddr), &bkport);
 	atbk = fwd;
 	atbk.dst = bkaddr;

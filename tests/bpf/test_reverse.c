@@ -17,19 +17,6 @@ static int per_test(void **state)
 	return 0;
 }
 
-/* Open a flow (client -> VIP), return its backend. */
-static __u32 open_flow(const struct spec *fwd, const char *svc)
-{
-	struct sl_flow_key k;
-	struct res r;
-	__u32 id;
-
-	fx_flow_key(&k, fwd->src, fwd->sport, fwd->dst, fwd->dport, fwd->proto);
-	id = fx_predict(svc, &k, 0);
-	fx_send(fwd, fx.if_c, &r);
-	fx_assert_forwarded(fwd, &r, id, NULL, NULL);
-	return id;
-}
 
 static void reply_ok(int af, uint8_t proto, uint16_t sport, uint16_t vport, const char *svc, int udp_zero)
 {
@@ -41,7 +28,7 @@ static void reply_ok(int af, uint8_t proto, uint16_t sport, uint16_t vport, cons
 
 	fx_spec_fwd(&fwd, af, proto, sport, vport);
 	fwd.udp_zero = udp_zero;
-	id = open_flow(&fwd, svc);
+	id = fx_open_flow(&fwd, svc);
 	fx_spec_rev(&rev, &fwd, id);
 	fx_send(&rev, fx.if_b, &r);
 	fx_assert_reversed(&rev, &r, fwd.dst, vport, XDP_REDIRECT);
@@ -82,7 +69,7 @@ static void vlan_tag_stripped(void **state)
 	__u32 id;
 
 	fx_spec_fwd(&fwd, 6, P_TCP, 41006, 443);
-	id = open_flow(&fwd, "web6");
+	id = fx_open_flow(&fwd, "web6");
 	fx_spec_rev(&rev, &fwd, id);
 	rev.nvlan = 1;
 	fx_send(&rev, fx.if_b, &r);
@@ -120,7 +107,7 @@ static void wrong_backend(void **state)
 	unsigned b;
 
 	fx_spec_fwd(&fwd, 4, P_TCP, 41008, 80);
-	id = open_flow(&fwd, "web");
+	id = fx_open_flow(&fwd, "web");
 	for (b = 0; b < cs->nr_backends && (!other || other == id); b++)
 		other = sl_dp_backend_id(fx.dp, &cs->backends[b].addr);
 	assert_int_not_equal(other, id);
@@ -142,7 +129,7 @@ static void client_no_neigh(void **state)
 	for (af = 4; af <= 6; af += 2) {
 		fx_spec_fwd(&fwd, af, P_TCP, 41009, af == 4 ? 80 : 443);
 		fwd.src = af == 4 ? FX_CLI4_NONEIGH : FX_CLI6_NONEIGH;
-		fx_spec_rev(&rev, &fwd, open_flow(&fwd, af == 4 ? "web" : "web6"));
+		fx_spec_rev(&rev, &fwd, fx_open_flow(&fwd, af == 4 ? "web" : "web6"));
 		fx_send(&rev, fx.if_b, &r);
 		assert_reason(r.reason, SL_R_NO_NEIGH);
 		fx_assert_reversed(&rev, &r, fwd.dst, fwd.dport, XDP_PASS);
@@ -162,7 +149,7 @@ static void client_no_route(void **state)
 	for (af = 4; af <= 6; af += 2) {
 		fx_spec_fwd(&fwd, af, P_UDP, 41010, 53);
 		fwd.src = af == 4 ? FX_CLI4_NOROUTE : FX_CLI6_NOROUTE;
-		fx_spec_rev(&rev, &fwd, open_flow(&fwd, af == 4 ? "dns" : "dns6"));
+		fx_spec_rev(&rev, &fwd, fx_open_flow(&fwd, af == 4 ? "dns" : "dns6"));
 		fx_send(&rev, fx.if_b, &r);
 		assert_verdict(r.ret, XDP_DROP);
 		assert_reason(r.reason, SL_R_FIB_FAILED);
@@ -178,7 +165,7 @@ static void rev_nexthop_cached_until_gen_bump(void **state)
 	int rc;
 
 	fx_spec_fwd(&fwd, 4, P_TCP, 41011, 80);
-	fx_spec_rev(&rev, &fwd, open_flow(&fwd, "web"));
+	fx_spec_rev(&rev, &fwd, fx_open_flow(&fwd, "web"));
 	fx_send(&rev, fx.if_b, &r);
 	fx_assert_reversed(&rev, &r, FX_VIP4, 80, XDP_REDIRECT);
 
@@ -208,7 +195,7 @@ static void tcp_state(void **state)
 	struct res r;
 
 	fx_spec_fwd(&fwd, 4, P_TCP, 41012, 80);
-	fx_spec_rev(&rev, &fwd, open_flow(&fwd, "web"));
+	fx_spec_rev(&rev, &fwd, fx_open_flow(&fwd, "web"));
 	fx_flow_key(&k, FX_CLI4, 41012, FX_VIP4, 80, P_TCP);
 	assert_int_equal(fx_conn(&k, &c), 0);
 	assert_int_equal(c.state, SL_CONN_PENDING);
@@ -233,7 +220,7 @@ static void tcp_state(void **state)
 
 	/* the backend's RST of another flow closes that one */
 	fx_spec_fwd(&fwd, 6, P_TCP, 41012, 443);
-	fx_spec_rev(&rev, &fwd, open_flow(&fwd, "web6"));
+	fx_spec_rev(&rev, &fwd, fx_open_flow(&fwd, "web6"));
 	rev.tcp_flags = TH_RST;
 	fx_send(&rev, fx.if_b, &r);
 	fx_assert_reversed(&rev, &r, FX_VIP6, 443, XDP_REDIRECT);
@@ -250,7 +237,7 @@ static void ttl_one_passed(void **state)
 	struct res r;
 
 	fx_spec_fwd(&fwd, 6, P_UDP, 41013, 53);
-	fx_spec_rev(&rev, &fwd, open_flow(&fwd, "dns6"));
+	fx_spec_rev(&rev, &fwd, fx_open_flow(&fwd, "dns6"));
 	rev.ttl = 1;
 	spec_build(&rev, &p);
 	fx_run(&p, fx.if_b, &r);
@@ -282,7 +269,7 @@ static void fragmented_reply(void **state)
 
 	for (af = 4; af <= 6; af += 2) {
 		fx_spec_fwd(&fwd, af, P_UDP, 41014, 53);
-		fx_spec_rev(&rev, &fwd, open_flow(&fwd, af == 4 ? "dns" : "dns6"));
+		fx_spec_rev(&rev, &fwd, fx_open_flow(&fwd, af == 4 ? "dns" : "dns6"));
 		rev.payload = big;
 		rev.paylen = sizeof(big);
 		for (i = 0; i < 2; i++) {
@@ -323,7 +310,7 @@ static void backend_icmp_passes(void **state)
 
 	for (af = 4; af <= 6; af += 2) {
 		fx_spec_fwd(&fwd, af, P_TCP, 41015, af == 4 ? 80 : 443);
-		fx_spec_rev(&rev, &fwd, open_flow(&fwd, af == 4 ? "web" : "web6"));
+		fx_spec_rev(&rev, &fwd, fx_open_flow(&fwd, af == 4 ? "web" : "web6"));
 		rev.proto = af == 4 ? P_ICMP : P_ICMP6;
 		rev.sport = rev.dport = 0;
 		/* IPv4 echo request; IPv6 neighbour solicitation */

@@ -195,6 +195,26 @@ _lab_sysctl() {
 	_lab_do lab_exec "$ns" sysctl -q -w "$@"
 }
 
+# The routed veth between the gateway (gw-bI) and backend I (eth0): its
+# addresses and host routes, as lab_up builds it; tests that re-create a
+# link use it too. Sysctls and offloads are lab_up's (or the test's) job.
+lab_backend_link() {
+	local i=$1 gw=$LAB_PREFIX-gw b=$LAB_PREFIX-b$1
+	_lab_do ip -n "$gw" link add "gw-b$i" type veth peer name eth0 netns "$b" || return 1
+	_lab_do ip -n "$gw" addr add "$LAB_GWB4/32" dev "gw-b$i" || return 1
+	_lab_do ip -n "$gw" addr add "$LAB_GWB6/128" dev "gw-b$i" nodad || return 1
+	_lab_do ip -n "$b" addr add "${LAB_BK4[i]}/32" dev eth0 || return 1
+	_lab_do ip -n "$b" addr add "${LAB_BK6[i]}/128" dev eth0 nodad || return 1
+	_lab_do ip -n "$gw" link set "gw-b$i" up || return 1
+	_lab_do ip -n "$b" link set eth0 up || return 1
+	_lab_do ip -n "$gw" route add "${LAB_BK4[i]}/32" dev "gw-b$i" || return 1
+	_lab_do ip -n "$gw" -6 route add "${LAB_BK6[i]}/128" dev "gw-b$i" || return 1
+	_lab_do ip -n "$b" route add "$LAB_GWB4/32" dev eth0 || return 1
+	_lab_do ip -n "$b" route add default via "$LAB_GWB4" dev eth0 onlink || return 1
+	_lab_do ip -n "$b" -6 route add "$LAB_GWB6/128" dev eth0 || return 1
+	_lab_do ip -n "$b" -6 route add default via "$LAB_GWB6" dev eth0 onlink || return 1
+}
+
 lab_up() {
 	local ns i
 	if ((LAB_UP)); then lab_log "lab_up: already up"; return 1; fi
@@ -242,20 +262,7 @@ lab_up() {
 
 	# Backend links.
 	for ((i = 1; i <= LAB_NBACKENDS; i++)); do
-		local b=$LAB_PREFIX-b$i
-		_lab_do ip -n "$gw" link add "gw-b$i" type veth peer name eth0 netns "$b" || return 1
-		_lab_do ip -n "$gw" addr add "$LAB_GWB4/32" dev "gw-b$i" || return 1
-		_lab_do ip -n "$gw" addr add "$LAB_GWB6/128" dev "gw-b$i" nodad || return 1
-		_lab_do ip -n "$b" addr add "${LAB_BK4[i]}/32" dev eth0 || return 1
-		_lab_do ip -n "$b" addr add "${LAB_BK6[i]}/128" dev eth0 nodad || return 1
-		_lab_do ip -n "$gw" link set "gw-b$i" up || return 1
-		_lab_do ip -n "$b" link set eth0 up || return 1
-		_lab_do ip -n "$gw" route add "${LAB_BK4[i]}/32" dev "gw-b$i" || return 1
-		_lab_do ip -n "$gw" -6 route add "${LAB_BK6[i]}/128" dev "gw-b$i" || return 1
-		_lab_do ip -n "$b" route add "$LAB_GWB4/32" dev eth0 || return 1
-		_lab_do ip -n "$b" route add default via "$LAB_GWB4" dev eth0 onlink || return 1
-		_lab_do ip -n "$b" -6 route add "$LAB_GWB6/128" dev eth0 || return 1
-		_lab_do ip -n "$b" -6 route add default via "$LAB_GWB6" dev eth0 onlink || return 1
+		lab_backend_link "$i" || return 1
 	done
 
 	# rp_filter uses max(all, dev): make every interface 0 explicitly.

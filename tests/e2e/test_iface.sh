@@ -19,22 +19,10 @@ lab_trap_signals
 I=1                             # the backend whose link goes away
 N=60
 
-# The backend link as lab_up builds it.
+# The backend link as lab_up builds it, with lab_up's sysctls and offloads.
 make_backend_link() {
-	local i=$1 gw=$LAB_PREFIX-gw b=$LAB_PREFIX-b$1
-	_lab_do ip -n "$gw" link add "gw-b$i" type veth peer name eth0 netns "$b" || return 1
-	_lab_do ip -n "$gw" addr add "$LAB_GWB4/32" dev "gw-b$i" || return 1
-	_lab_do ip -n "$gw" addr add "$LAB_GWB6/128" dev "gw-b$i" nodad || return 1
-	_lab_do ip -n "$b" addr add "${LAB_BK4[i]}/32" dev eth0 || return 1
-	_lab_do ip -n "$b" addr add "${LAB_BK6[i]}/128" dev eth0 nodad || return 1
-	_lab_do ip -n "$gw" link set "gw-b$i" up || return 1
-	_lab_do ip -n "$b" link set eth0 up || return 1
-	_lab_do ip -n "$gw" route add "${LAB_BK4[i]}/32" dev "gw-b$i" || return 1
-	_lab_do ip -n "$gw" -6 route add "${LAB_BK6[i]}/128" dev "gw-b$i" || return 1
-	_lab_do ip -n "$b" route add "$LAB_GWB4/32" dev eth0 || return 1
-	_lab_do ip -n "$b" route add default via "$LAB_GWB4" dev eth0 onlink || return 1
-	_lab_do ip -n "$b" -6 route add "$LAB_GWB6/128" dev eth0 || return 1
-	_lab_do ip -n "$b" -6 route add default via "$LAB_GWB6" dev eth0 onlink || return 1
+	local i=$1
+	lab_backend_link "$i" || return 1
 	_lab_sysctl gw "net.ipv4.conf.gw-b$i.rp_filter=0" || return 1
 	_lab_sysctl "b$i" net.ipv4.conf.eth0.rp_filter=0 || return 1
 	_lab_do lab_exec gw ethtool -K "gw-b$i" gro on || return 1
