@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -170,5 +171,71 @@ again:
 		if ((req->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP)
 			continue;
 		goto again;
+	}
+}
+
+int ipc_monitor(struct ipc *ipc, void (*started)(const char *how), ipc_cb cb, void *data,
+		unsigned long count)
+{
+	const struct nlattr *tb[SL_A_TB];
+	struct timeval none = { 0, 0 };
+	struct sl_proto_err e;
+	unsigned group = SL_PROTO_MCGROUP;
+	const char *how = "group";
+	unsigned long seen = 0;
+	int fd, rcvbuf = 4 << 20, rc;
+
+	if (!ipc->nl)
+		return IPC_UNREACHABLE;
+	fd = mnl_socket_get_fd(ipc->nl);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group))) {
+		if (errno != EPERM && errno != EACCES)
+			return fail(ipc, IPC_UNREACHABLE, "cannot join group %u: %s", group, strerror(errno));
+		/* unprivileged: unicast events to our port id */
+		ipc_request(ipc, SL_CMD_SUBSCRIBE, 0);
+		rc = ipc_call(ipc, NULL, NULL);
+		if (rc)
+			return rc;
+		how = "subscription";
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none)))
+		return fail(ipc, IPC_UNREACHABLE, "netlink socket: %s", strerror(errno));
+	if (started)
+		started(how);
+	for (;;) {
+		struct sockaddr_nl sa;
+		socklen_t salen = sizeof(sa);
+		const struct nlmsghdr *nlh;
+		ssize_t n;
+		int len;
+
+		n = recvfrom(fd, ipc->rx, sizeof(ipc->rx), 0, (struct sockaddr *)&sa, &salen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {     /* we were too slow: say so, go on */
+				fprintf(stderr, "sluice: events lost (receive buffer overrun)\n");
+				continue;
+			}
+			return fail(ipc, IPC_UNREACHABLE, "receiving events: %s", strerror(errno));
+		}
+		if (sa.nl_pid != ipc->daemon)
+			continue;       /* anyone can send to the group: only sluiced counts */
+		len = (int)n;
+		for (nlh = (const struct nlmsghdr *)ipc->rx; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
+			if (nlh->nlmsg_type != SL_PROTO_MSG_TYPE ||
+			    nlh->nlmsg_len < MNL_NLMSG_HDRLEN + GENL_HDRLEN || sl_msg_cmd(nlh) != SL_CMD_EVENT)
+				continue;
+			if (sl_proto_check(nlh, SL_CHECK_REPLY, tb, &e)) {
+				fprintf(stderr, "sluice: bad event from sluiced: %s\n", e.msg);
+				continue;
+			}
+			if (cb && cb(nlh, tb, data))
+				return IPC_OK;
+			if (count && ++seen >= count)
+				return IPC_OK;
+		}
 	}
 }

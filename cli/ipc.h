@@ -28,4 +28,15 @@ struct nlmsghdr *ipc_request(struct ipc *ipc, unsigned cmd, uint16_t flags);
 int ipc_call(struct ipc *ipc, ipc_cb cb, void *data);
 const char *ipc_error(const struct ipc *ipc);
 
+/*
+ * Follow the daemon's events: join the multicast group (needs
+ * CAP_NET_ADMIN) or, refused that, SUBSCRIBE for unicast events. Only
+ * messages from the daemon's port id count (anyone may send to the
+ * group). started() runs once listening (how: "group" or "subscription");
+ * cb runs for every EVENT until it returns non-zero or count events were
+ * seen (0: no limit). IPC_OK, IPC_REFUSED or IPC_UNREACHABLE.
+ */
+int ipc_monitor(struct ipc *ipc, void (*started)(const char *how), ipc_cb cb, void *data,
+		unsigned long count);
+
 #endif

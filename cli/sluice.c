@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ipc.h"
 #include "print.h"
@@ -85,6 +86,23 @@ static const struct field stats_fields[] = {
 	{ SL_A_PACKETS,     " packets %s", false },
 	{ SL_A_BYTES,       " bytes %s", false },
 	{ SL_A_NEW_FLOWS,   " new_flows %s", false },
+	{ 0 }
+};
+
+static const struct field event_fields[] = {
+	{ SL_A_EVENT,       "%s", false },
+	{ SL_A_SERVICE,     " %s", false },
+	{ SL_A_VIP,         " vip %s", false },
+	{ SL_A_ADDR,        " %s", false },
+	{ SL_A_PORT,        " port %s", false },
+	{ SL_A_PROTO,       " %s", false },
+	{ SL_A_WEIGHT,      " weight %s", false },
+	{ SL_A_CONFIG_FILE, " file %s", false },
+	{ SL_A_CONFIG_HASH, " hash %s", false },
+	{ SL_A_NR_SERVICES, " services %s", false },
+	{ SL_A_CAUSE,       " cause %s", false },
+	{ SL_A_UID,         " uid %s", false },
+	{ SL_A_PID,         " pid %s", false },
 	{ 0 }
 };
 
@@ -291,6 +309,138 @@ static int backend_set(int argc, char **argv)
 	return rc ? rc : report(ipc_call(ipc, NULL, NULL));
 }
 
+/* SERVICE ADDR port PORT [weight N] [max_conns N] [max_pending N] */
+static int backend_add(int argc, char **argv)
+{
+	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_BACKEND_ADD, 0);
+	static const struct { const char *name; unsigned attr; unsigned long max; } opts[] = {
+		{ "port", SL_A_PORT, 65535 }, { "weight", SL_A_WEIGHT, 65535 },
+		{ "max_conns", SL_A_MAX_CONNS, 10000000 }, { "max_pending", SL_A_MAX_PENDING, 10000000 },
+	};
+	bool have_port = false;
+	uint32_t v;
+	size_t i;
+
+	if (argc < 2)
+		return usage_err("%s: give SERVICE ADDR port PORT", "backend add");
+	if (!sl_put_str(nlh, IPC_BUFSZ, SL_A_SERVICE, argv[0]) ||
+	    !sl_put_str(nlh, IPC_BUFSZ, SL_A_ADDR, argv[1]))
+		return usage_err("%s: argument too long", argv[0]);
+	for (argc -= 2, argv += 2; argc >= 2; argc -= 2, argv += 2) {
+		for (i = 0; i < sizeof(opts) / sizeof(opts[0]) && !matches(argv[0], opts[i].name); i++)
+			;
+		if (i == sizeof(opts) / sizeof(opts[0]))
+			return usage_err("unknown argument '%s'", argv[0]);
+		if (parse_u32(argv[1], opts[i].max, &v) || (opts[i].attr == SL_A_PORT && !v))
+			return usage_err("bad value '%s'", argv[1]);
+		sl_put_uint(nlh, IPC_BUFSZ, opts[i].attr, v);
+		have_port |= opts[i].attr == SL_A_PORT;
+	}
+	if (argc)
+		return usage_err("'%s' needs a value", argv[0]);
+	if (!have_port)
+		return usage_err("%s: give port PORT", "backend add");
+	return report(ipc_call(ipc, NULL, NULL));
+}
+
+static int backend_del(int argc, char **argv)
+{
+	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_BACKEND_DEL, 0);
+	int rc = backend_args(nlh, argc, argv, false);
+
+	return rc ? rc : report(ipc_call(ipc, NULL, NULL));
+}
+
+/* NAME vip ADDR port PORT [proto tcp|udp] [mode M] [scheduler S] [max_conns N] */
+static int service_add(int argc, char **argv)
+{
+	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_SERVICE_ADD, 0);
+	static const struct { const char *name; unsigned attr; } opts[] = {
+		{ "vip", SL_A_VIP }, { "port", SL_A_PORT }, { "proto", SL_A_PROTO },
+		{ "mode", SL_A_MODE }, { "scheduler", SL_A_SCHED }, { "max_conns", SL_A_MAX_CONNS },
+	};
+	uint32_t v;
+	size_t i;
+
+	if (argc < 1)
+		return usage_err("%s: give NAME vip ADDR port PORT", "service add");
+	if (!sl_put_str(nlh, IPC_BUFSZ, SL_A_SERVICE, argv[0]))
+		return usage_err("'%s': too long", argv[0]);
+	for (argc--, argv++; argc >= 2; argc -= 2, argv += 2) {
+		for (i = 0; i < sizeof(opts) / sizeof(opts[0]) && !matches(argv[0], opts[i].name); i++)
+			;
+		if (i == sizeof(opts) / sizeof(opts[0]))
+			return usage_err("unknown argument '%s'", argv[0]);
+		if (sl_attrs[opts[i].attr].type == SL_T_STRING) {
+			if (!sl_put_str(nlh, IPC_BUFSZ, opts[i].attr, argv[1]))
+				return usage_err("'%s': too long", argv[1]);
+			continue;
+		}
+		if (parse_u32(argv[1], opts[i].attr == SL_A_PORT ? 65535 : 10000000, &v) ||
+		    (opts[i].attr == SL_A_PORT && !v))
+			return usage_err("bad value '%s'", argv[1]);
+		sl_put_uint(nlh, IPC_BUFSZ, opts[i].attr, v);
+	}
+	if (argc)
+		return usage_err("'%s' needs a value", argv[0]);
+	/* vip and port missing: the daemon names the attribute */
+	return report(ipc_call(ipc, NULL, NULL));
+}
+
+static int service_del(int argc, char **argv)
+{
+	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_SERVICE_DEL, 0);
+
+	if (argc != 1)
+		return usage_err("%s: give one SERVICE", "service del");
+	if (!sl_put_str(nlh, IPC_BUFSZ, SL_A_SERVICE, argv[0]))
+		return usage_err("'%s': too long", argv[0]);
+	return report(ipc_call(ipc, NULL, NULL));
+}
+
+static int event_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *data)
+{
+	print_init(opt_json, opt_pretty);
+	print_open_object(NULL);
+	if (tb[SL_A_TIME_NS]) {
+		uint64_t ns = sl_get_uint(tb[SL_A_TIME_NS]);
+
+		if (print_json()) {
+			print_u64("time_ns", NULL, ns);
+		} else {
+			time_t t = (time_t)(ns / 1000000000ull);
+			struct tm tm;
+			char buf[48];
+
+			strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", localtime_r(&t, &tm));
+			printf("[%s.%03u] ", buf, (unsigned)(ns / 1000000 % 1000));
+		}
+	}
+	print_fields(event_fields, tb);
+	print_close_object();
+	print_text("\n");
+	print_finish();
+	return 0;
+}
+
+static void monitor_started(const char *how)
+{
+	fprintf(stderr, "sluice: monitoring events (%s)\n", how);
+}
+
+static int do_monitor(int argc, char **argv)
+{
+	uint32_t count = 0;
+
+	if (argc == 2 && matches(argv[0], "count")) {
+		if (parse_u32(argv[1], 0xffffffffu, &count) || !count)
+			return usage_err("bad count '%s'", argv[1]);
+	} else if (argc) {
+		return usage_err("monitor takes [count N] ('%s')", argv[0]);
+	}
+	return report(ipc_monitor(ipc, monitor_started, event_cb, NULL, count));
+}
+
 static int stats_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *data)
 {
 	const struct nlattr *r, *na;
@@ -364,6 +514,8 @@ struct cmd {
 static const struct cmd service_cmds[] = {
 	{ "list", service_list, "" },
 	{ "show", service_show, "SERVICE" },
+	{ "add",  service_add,  "NAME vip ADDR port PORT [proto tcp|udp] [mode nat] [scheduler maglev] [max_conns N]" },
+	{ "del",  service_del,  "SERVICE" },
 	{ NULL }
 };
 
@@ -371,6 +523,8 @@ static const struct cmd backend_cmds[] = {
 	{ "list", backend_list, "[SERVICE]" },
 	{ "show", backend_show, "SERVICE ADDR [port PORT]" },
 	{ "set",  backend_set,  "SERVICE ADDR [port PORT] weight N" },
+	{ "add",  backend_add,  "SERVICE ADDR port PORT [weight N] [max_conns N] [max_pending N]" },
+	{ "del",  backend_del,  "SERVICE ADDR [port PORT]" },
 	{ NULL }
 };
 
@@ -389,6 +543,7 @@ static const struct object objects[] = {
 	{ "backend",  backend_cmds, NULL, NULL, true },
 	{ "stats",    NULL, do_stats, "", true },
 	{ "reload",   NULL, do_reload, "", true },
+	{ "monitor",  NULL, do_monitor, "[count N]", true },
 	{ "version",  NULL, do_version, "", true },
 	{ "protocol", NULL, do_protocol, "doc", false },
 	{ "help",     NULL, do_help, "", false },
@@ -442,20 +597,30 @@ static void protocol_doc(void)
 	       "messages. One that ends without `NLMSG_DONE` means: send the same request\n"
 	       "again, with the same `nlmsg_seq`, for the next page. `NLM_F_DUMP_INTR`\n"
 	       "marks pages of a dump during which the running config changed.\n\n"
-	       "Mutating commands are accepted only from uid 0, judged from the kernel's\n"
-	       "`SCM_CREDENTIALS`; others get `EPERM` and are logged with uid and pid.\n\n"
-	       "Request policy errors: unknown command `EOPNOTSUPP`; wrong type or length,\n"
+	       "Mutating commands are accepted only from uid 0 or from members of the\n"
+	       "config's `control_group` (the sender's real gid or a supplementary group of\n"
+	       "its process), judged from the kernel's `SCM_CREDENTIALS`; others get `EPERM`\n"
+	       "and are logged with uid and pid.\n\n"
+	       "Events (`EVENT` messages, `nlmsg_seq` counting them) go to the `NETLINK_USERSOCK`\n"
+	       "multicast group %u, which only CAP_NET_ADMIN may join; anyone may send to it, so\n"
+	       "listeners accept events only from the daemon's port id. A reader without the\n"
+	       "privilege sends `SUBSCRIBE` and gets them by unicast (at most %u subscribers;\n"
+	       "one whose port is gone is dropped). Several events may share a datagram.\n\n"
+	       "Request policy errors: unknown command, or `EVENT` sent as a request, `EOPNOTSUPP`;\n"
+	       "wrong type or length,\n"
 	       "attribute not taken by the command, repeated, unknown or missing `EINVAL`;\n"
 	       "value or length out of bounds `ERANGE`.\n\n",
-	       SL_PROTO_MSG_TYPE, SL_PROTO_VERSION, SL_PROTO_PORTID_FILE, SL_PROTO_BATCH);
+	       SL_PROTO_MSG_TYPE, SL_PROTO_VERSION, SL_PROTO_PORTID_FILE, SL_PROTO_BATCH,
+	       SL_PROTO_MCGROUP, SL_PROTO_SUBSCRIBERS);
 	printf("## Commands\n\n| # | command | flags | request attributes | what |\n|---|---|---|---|---|\n");
 	for (c = 1; c < SL_CMD_MAX; c++) {
 		bool any = false;
 
-		printf("| %u | `%s` | %s%s%s | ", c, sl_cmds[c].name,
-		       sl_cmds[c].flags & SL_CF_MUTATING ? "mutating (uid 0)" : "",
+		printf("| %u | `%s` | %s%s%s%s | ", c, sl_cmds[c].name,
+		       sl_cmds[c].flags & SL_CF_MUTATING ? "mutating (uid 0, control_group)" : "",
 		       (sl_cmds[c].flags & SL_CF_MUTATING) && (sl_cmds[c].flags & SL_CF_DUMP) ? ", " : "",
-		       sl_cmds[c].flags & SL_CF_DUMP ? "dump" : "");
+		       sl_cmds[c].flags & SL_CF_DUMP ? "dump" : "",
+		       sl_cmds[c].flags & SL_CF_EVENT ? "event (daemon to listeners)" : "");
 		for (a = 1; a <= SL_A_MAX; a++) {
 			if (!(sl_attrs[a].takes & (1u << c)))
 				continue;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -35,6 +36,7 @@ struct ctx {
 	struct wrapped *wraps;
 	unsigned nr_wraps;
 	int include_line;           /* first @include, 0 if none */
+	int runtime;                /* validating a config built in memory: no FILE:LINE prefix */
 };
 
 static int fail(struct ctx *x, int line, const char *fmt, ...)
@@ -47,7 +49,10 @@ static int fail(struct ctx *x, int line, const char *fmt, ...)
 
 	if (!x->err || !x->errlen)
 		return -EINVAL;
-	n = snprintf(x->err, x->errlen, "%s:%d: ", x->name, line > 0 ? line : 1);
+	if (x->runtime)
+		n = snprintf(x->err, x->errlen, "%s: ", x->name);
+	else
+		n = snprintf(x->err, x->errlen, "%s:%d: ", x->name, line > 0 ? line : 1);
 	if (n < 0 || (size_t)n >= x->errlen)
 		return -EINVAL;
 	va_start(ap, fmt);
@@ -476,7 +481,8 @@ static const struct choice xdp_choices[] = {
 	{ "native", 0 }, { "generic", 1 }, { NULL, 0 } };
 
 static const char *const top_keys[] = {
-	"interfaces", "pin_root", "run_dir", "conn_table_size", "xdp_mode", "services", NULL };
+	"interfaces", "pin_root", "run_dir", "conn_table_size", "xdp_mode", "control_group",
+	"services", NULL };
 static const char *const svc_keys[] = {
 	"name", "vip", "port", "proto", "mode", "scheduler", "maglev_size", "max_conns",
 	"connect_timeout_ms", "idle_timeout_s", "reject", "on_trip", "max_ejection_percent",
@@ -700,13 +706,7 @@ static int parse_service(struct ctx *x, const config_setting_t *g, struct sl_cfg
 	svc->vip.port = htons((__u16)port);
 	svc->vip.proto = proto;
 
-	svc->mode = SL_MODE_NAT;
-	svc->sched = SL_SCHED_MAGLEV;
-	svc->reject = SL_REJECT_RST;
-	svc->on_trip = SL_TRIP_RESET;
-	svc->connect_timeout_ms = SL_DEFAULT_CONNECT_TIMEOUT_MS;
-	svc->idle_timeout_s = proto == IPPROTO_UDP ? SL_DEFAULT_IDLE_TIMEOUT_UDP
-						   : SL_DEFAULT_IDLE_TIMEOUT_TCP;
+	sl_config_service_defaults(svc, proto);
 	if ((rc = get_choice(x, g, "mode", mode_choices, &svc->mode)) ||
 	    (rc = get_choice(x, g, "scheduler", sched_choices, &svc->sched)) ||
 	    (rc = get_int(x, g, "maglev_size", 1, SL_MAGLEV_MAX, &msize, &msize_set)) ||
@@ -753,6 +753,7 @@ static int parse_service(struct ctx *x, const config_setting_t *g, struct sl_cfg
 			return fail(x, line_of(s), "maglev_size: %u is smaller than the number of backends (%u)",
 				    msize, svc->nr_backends);
 		svc->maglev_size = msize;
+		svc->maglev_size_set = 1;
 	} else {
 		svc->maglev_size = sl_maglev_default_size(svc->nr_backends);
 	}
@@ -813,6 +814,54 @@ static const struct ref *first_repeat(struct ref *r, unsigned n, const struct re
 	return best;
 }
 
+static const struct sl_config *names_cfg;      /* for cmp_name (qsort has no context) */
+
+static int cmp_name(const void *pa, const void *pb)
+{
+	unsigned a = *(const unsigned *)pa, b = *(const unsigned *)pb;
+	int r = strcmp(names_cfg->services[a].name, names_cfg->services[b].name);
+
+	return r ? r : (a > b) - (a < b);
+}
+
+/* Service names are unique: sorted, so n log n (a reload of thousands of
+ * services must stay cheap); the repeat reported is the earliest in the
+ * file, naming the first definition. */
+static int unique_names(struct ctx *x, const struct sl_config *c, const struct parse *ps)
+{
+	unsigned *idx, i, dup = ~0u, orig = 0;
+
+	if (c->nr_services < 2)
+		return 0;
+	idx = malloc(c->nr_services * sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (i = 0; i < c->nr_services; i++)
+		idx[i] = i;
+	names_cfg = c;
+	qsort(idx, c->nr_services, sizeof(*idx), cmp_name);
+	for (i = 1; i < c->nr_services; i++) {
+		unsigned j = i;
+
+		if (strcmp(c->services[idx[i]].name, c->services[idx[i - 1]].name))
+			continue;
+		while (j > 0 && !strcmp(c->services[idx[j - 1]].name, c->services[idx[i]].name))
+			j--;
+		/* idx[j] is the first definition, idx[j + 1] its first repeat */
+		if (i == j + 1 && idx[i] < dup) {
+			dup = idx[i];
+			orig = idx[j];
+		}
+	}
+	free(idx);
+	if (dup == ~0u)
+		return 0;
+	if (!ps->svc_name_line[dup])
+		return fail(x, 0, "name: service \"%s\" exists already", c->services[dup].name);
+	return fail(x, ps->svc_name_line[dup], "name: service \"%s\" is already defined at line %d",
+		    c->services[dup].name, ps->svc_name_line[orig]);
+}
+
 static int cross_checks(struct ctx *x, struct sl_config *c, struct parse *ps)
 {
 	struct ref *v = NULL;
@@ -820,14 +869,9 @@ static int cross_checks(struct ctx *x, struct sl_config *c, struct parse *ps)
 	char buf[96];
 	int rc = 0;
 
-	/* service names: O(n^2) over at most 4096 short names is fine */
-	for (unsigned i = 1; i < c->nr_services; i++)
-		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(c->services[i].name, c->services[j].name))
-				return fail(x, ps->svc_name_line[i],
-					    "name: service \"%s\" is already defined at line %d",
-					    c->services[i].name, ps->svc_name_line[j]);
-
+	rc = unique_names(x, c, ps);
+	if (rc)
+		return rc;
 	if (c->nr_services) {
 		v = calloc(c->nr_services, sizeof(*v));
 		if (!v)
@@ -926,6 +970,8 @@ static __u64 config_hash(const struct sl_config *c)
 	fnv_str(&f, c->run_dir);
 	fnv_u32(&f, c->conn_table_size);
 	fnv_u32(&f, c->xdp_generic);
+	if (c->control_group[0])        /* only when set: older configs keep their hash */
+		fnv_str(&f, c->control_group);
 	fnv_u32(&f, c->nr_services);
 	for (unsigned i = 0; i < c->nr_services; i++) {
 		const struct sl_cfg_service *s = &c->services[i];
@@ -966,6 +1012,31 @@ void sl_config_free(struct sl_config *c)
 	free(c);
 }
 
+/* control_group = "NAME": resolved now, so an unknown group is an error
+ * of the file, not a surprise at the first request. */
+static int parse_control_group(struct ctx *x, const config_setting_t *root, struct sl_config *c)
+{
+	const config_setting_t *s;
+	const char *v = NULL;
+	struct group gr, *res = NULL;
+	char buf[4096];
+	int rc;
+
+	rc = get_string(x, root, "control_group", &v, &s);
+	if (rc || !s)
+		return rc;
+	if (!*v || strlen(v) >= sizeof(c->control_group))
+		return fail(x, line_of(s), "control_group: \"%s\" is not a group name (1..%d characters)",
+			    v, SL_NAME_MAX - 1);
+	rc = getgrnam_r(v, &gr, buf, sizeof(buf), &res);
+	if (rc || !res)
+		return fail(x, line_of(s), "control_group: no group named \"%s\"%s%s", v,
+			    rc ? ": " : "", rc ? strerror(rc) : "");
+	snprintf(c->control_group, sizeof(c->control_group), "%s", v);
+	c->control_gid = (__u32)res->gr_gid;
+	return 0;
+}
+
 static int parse_root(struct ctx *x, const config_setting_t *root, struct sl_config *c)
 {
 	const config_setting_t *sl;
@@ -986,6 +1057,9 @@ static int parse_root(struct ctx *x, const config_setting_t *root, struct sl_con
 	    (rc = get_choice(x, root, "xdp_mode", xdp_choices, &xdp)))
 		return rc;
 	c->xdp_generic = xdp;
+	rc = parse_control_group(x, root, c);
+	if (rc)
+		return rc;
 
 	sl = config_setting_get_member(root, "services");
 	if (!sl || (config_setting_type(sl) == CONFIG_TYPE_ARRAY && !config_setting_length(sl)))
@@ -1157,4 +1231,145 @@ const struct sl_cfg_service *sl_config_find_service(const struct sl_config *c, c
 		if (!strcmp(c->services[i].name, name))
 			return &c->services[i];
 	return NULL;
+}
+
+/* ---- configs built in memory (runtime changes) ----------------------------- */
+
+void sl_config_service_defaults(struct sl_cfg_service *s, __u8 proto)
+{
+	s->vip.proto = proto;
+	s->mode = SL_MODE_NAT;
+	s->sched = SL_SCHED_MAGLEV;
+	s->reject = SL_REJECT_RST;
+	s->on_trip = SL_TRIP_RESET;
+	s->connect_timeout_ms = SL_DEFAULT_CONNECT_TIMEOUT_MS;
+	s->idle_timeout_s = proto == IPPROTO_UDP ? SL_DEFAULT_IDLE_TIMEOUT_UDP : SL_DEFAULT_IDLE_TIMEOUT_TCP;
+	s->max_ejection_pct = SL_DEFAULT_MAX_EJECTION_PCT;
+}
+
+static const struct {
+	const char *setting;
+	const struct choice *choices;
+} choice_sets[] = {
+	{ "proto", proto_choices }, { "mode", mode_choices }, { "scheduler", sched_choices },
+	{ "reject", reject_choices }, { "on_trip", trip_choices },
+};
+
+int sl_config_choice(const char *setting, const char *text, __u8 *out, char *err, size_t errlen)
+{
+	struct ctx x = { .name = "runtime change", .err = err, .errlen = errlen, .runtime = 1 };
+	config_t cfg;
+	config_setting_t *g;
+	int rc = -EINVAL;
+
+	/* get_choice itself, on a one-setting group: the same words, the same
+	 * "not supported yet" and the same message as the file gets. */
+	for (size_t i = 0; i < sizeof(choice_sets) / sizeof(choice_sets[0]); i++) {
+		if (strcmp(choice_sets[i].setting, setting))
+			continue;
+		config_init(&cfg);
+		g = config_setting_add(config_root_setting(&cfg), setting, CONFIG_TYPE_STRING);
+		if (g && config_setting_set_string(g, text) == CONFIG_TRUE)
+			rc = get_choice(&x, config_root_setting(&cfg), setting, choice_sets[i].choices, out);
+		else
+			rc = -ENOMEM;
+		config_destroy(&cfg);
+		return rc;
+	}
+	return fail(&x, 0, "%s is not an enumerated setting", setting);
+}
+
+/* The rules of parse_service and parse_backend for values that did not
+ * come through libconfig; lines (0 for what was added at run time) only
+ * locate what came from the file. */
+static int check_service(struct ctx *x, struct sl_cfg_service *s, unsigned *nr_bks)
+{
+	char ip[INET6_ADDRSTRLEN], vip[INET6_ADDRSTRLEN];
+	const char *why;
+
+	if (!valid_svc_name(s->name))
+		return fail(x, s->line, "name: \"%s\" is not a valid service name (1..%d characters of A-Z a-z 0-9 _ . -)",
+			    s->name, SL_NAME_MAX - 1);
+	why = not_unicast(&s->vip);
+	if (why)
+		return fail(x, s->line, "vip: %s %s", fmt_ip(&s->vip, vip, sizeof(vip)), why);
+	if (!s->vip.port)
+		return fail(x, s->line, "service %s: port 0", s->name);
+	if (s->mode != SL_MODE_NAT || s->sched != SL_SCHED_MAGLEV)
+		return fail(x, s->line, "service %s: only mode nat and scheduler maglev are supported yet", s->name);
+	if (s->max_conns > SL_MAX_CONNS_LIMIT)
+		return fail(x, s->line, "max_conns: %u is more than %u", s->max_conns, SL_MAX_CONNS_LIMIT);
+	for (unsigned b = 0; b < s->nr_backends; b++) {
+		const struct sl_cfg_backend *k = &s->backends[b];
+
+		why = not_unicast(&k->addr);
+		if (why)
+			return fail(x, k->line, "addr: %s %s", fmt_ip(&k->addr, ip, sizeof(ip)), why);
+		if (k->addr.family != s->vip.family)
+			return fail(x, k->line, "addr: %s is IPv%u but the service's vip %s is IPv%u",
+				    fmt_ip(&k->addr, ip, sizeof(ip)), k->addr.family,
+				    fmt_ip(&s->vip, vip, sizeof(vip)), s->vip.family);
+		if (!k->addr.port || k->addr.proto != s->vip.proto)
+			return fail(x, k->line, "backend %s of service %s: port 0 or protocol not the service's",
+				    fmt_ip(&k->addr, ip, sizeof(ip)), s->name);
+		if (k->weight > 65535 || k->max_conns > SL_MAX_CONNS_LIMIT || k->max_pending > SL_MAX_CONNS_LIMIT)
+			return fail(x, k->line, "backend %s of service %s: weight over 65535 or a limit over %u",
+				    fmt_ip(&k->addr, ip, sizeof(ip)), s->name, SL_MAX_CONNS_LIMIT);
+		if (++*nr_bks >= SL_MAX_BACKENDS)
+			return fail(x, k->line, "too many backends: at most %d in all services together",
+				    SL_MAX_BACKENDS - 1);
+	}
+	if (!s->maglev_size_set) {
+		s->maglev_size = sl_maglev_default_size(s->nr_backends);
+	} else if (!sl_is_prime(s->maglev_size)) {
+		return fail(x, s->line, "maglev_size: %u is not prime", s->maglev_size);
+	} else if (s->maglev_size < s->nr_backends) {
+		return fail(x, s->line, "maglev_size: %u is smaller than the number of backends (%u)",
+			    s->maglev_size, s->nr_backends);
+	}
+	return 0;
+}
+
+int sl_config_validate(struct sl_config *c, char *err, size_t errlen)
+{
+	struct ctx x = { .name = "runtime change", .err = err, .errlen = errlen, .runtime = 1 };
+	struct parse ps = { 0 };
+	unsigned nbk = 0, total = 0, s, b;
+	int rc = 0;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (c->nr_services > SL_MAX_SERVICES)
+		return fail(&x, 0, "too many services: at most %d", SL_MAX_SERVICES);
+	for (s = 0; s < c->nr_services; s++)
+		total += c->services[s].nr_backends;
+	ps.svc_vip_line = calloc(c->nr_services + 1, sizeof(int));
+	ps.svc_name_line = calloc(c->nr_services + 1, sizeof(int));
+	ps.bks = calloc(total + 1, sizeof(*ps.bks));
+	if (!ps.svc_vip_line || !ps.svc_name_line || !ps.bks) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (s = 0; s < c->nr_services && !rc; s++) {
+		struct sl_cfg_service *cs = &c->services[s];
+
+		rc = check_service(&x, cs, &nbk);
+		ps.svc_vip_line[s] = ps.svc_name_line[s] = cs->line;
+		for (b = 0; b < cs->nr_backends && !rc; b++) {
+			ps.bks[ps.nr_bks].a = cs->backends[b].addr;
+			ps.bks[ps.nr_bks].line = cs->backends[b].line;
+			ps.bks[ps.nr_bks++].svc = s;
+		}
+	}
+	if (!rc)
+		rc = cross_checks(&x, c, &ps);
+	if (!rc)
+		c->hash = config_hash(c);
+out:
+	free(ps.svc_vip_line);
+	free(ps.svc_name_line);
+	free(ps.bks);
+	if (rc == -ENOMEM && err && errlen)
+		snprintf(err, errlen, "runtime change: out of memory");
+	return rc;
 }

@@ -32,7 +32,7 @@
 struct sl_cfg_backend {
 	struct sl_l4addr addr;      /* port in network order, proto = the service's */
 	__u32 weight, max_conns, max_pending;
-	int line;                   /* of the backend's group */
+	int line;                   /* of the backend's group; 0: added at run time */
 };
 
 struct sl_cfg_service {
@@ -40,7 +40,8 @@ struct sl_cfg_service {
 	struct sl_l4addr vip;
 	__u8 mode, sched, reject, on_trip, max_ejection_pct;   /* enums from maps.h */
 	__u32 max_conns, connect_timeout_ms, idle_timeout_s, maglev_size; /* maglev_size resolved: explicit or default */
-	int line;                   /* of the service's group */
+	__u8 maglev_size_set;       /* maglev_size was given: a runtime change keeps it */
+	int line;                   /* of the service's group; 0: added at run time */
 	struct sl_cfg_backend *backends;
 	unsigned nr_backends;
 };
@@ -53,6 +54,8 @@ struct sl_config {
 	char run_dir[SL_PATH_MAX];
 	__u32 conn_table_size;
 	int xdp_generic;
+	char control_group[SL_NAME_MAX];  /* "": uid 0 only may change state */
+	__u32 control_gid;                /* control_group resolved when the config was loaded */
 	struct sl_cfg_service *services;
 	unsigned nr_services;
 	__u64 hash;   /* FNV-1a 64 over a canonical serialisation of everything parsed (not line numbers, not file name) */
@@ -68,6 +71,26 @@ int  sl_config_load_file(const char *path, struct sl_config **out, char *err, si
 int  sl_config_load_string(const char *text, const char *name, struct sl_config **out, char *err, size_t errlen);
 void sl_config_free(struct sl_config *c);
 const struct sl_cfg_service *sl_config_find_service(const struct sl_config *c, const char *name);
+
+/*
+ * Validate a config built or changed in memory (a runtime change) with
+ * the rules the file obeys: per-service and per-backend values, Maglev
+ * sizes, limits, and the checks across services (names, VIPs, backends
+ * unique; no backend at a VIP). A service whose maglev_size was not given
+ * gets the default for its backend count. Recomputes c->hash. 0 or
+ * -EINVAL with "runtime change: message" (lines, where known, are the
+ * config file's) in err.
+ */
+int  sl_config_validate(struct sl_config *c, char *err, size_t errlen);
+
+/* Defaults of a service of protocol proto (IPPROTO_TCP/UDP): what the file
+ * gives a service that sets nothing but name, vip and port. */
+void sl_config_service_defaults(struct sl_cfg_service *s, __u8 proto);
+
+/* The value of an enumerated setting ("proto", "mode", "scheduler",
+ * "reject", "on_trip") from its text, as the file takes it. 0 or -EINVAL
+ * with the reason in err. */
+int  sl_config_choice(const char *setting, const char *text, __u8 *out, char *err, size_t errlen);
 
 /* "198.18.1.1" or "2001:2::1": fills addr[] (network order, IPv4 in
  * addr[0], the rest zero) and family; port and proto are left alone.

@@ -7,7 +7,12 @@
  * SL_PROTO_BATCH bytes: a datagram without NLMSG_DONE means "send the same
  * request again (same seq) for the rest", so a large table never overruns
  * the client's receive buffer and the daemon never blocks on a slow client.
+ *
+ * Events go to the NETLINK_USERSOCK multicast group SL_PROTO_MCGROUP (root
+ * listeners) and by unicast to the port ids that sent SUBSCRIBE (anyone);
+ * a subscriber whose port is gone (ECONNREFUSED) is dropped.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -19,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -54,9 +60,13 @@ struct sl_ctl {
 	void *ctx;
 	struct dump dumps[CTL_DUMPS];
 	unsigned long stamp;
-	__u64 runtime_gen;          /* runtime changes made, mixed into the config hash */
+	const struct ucred *cur_cred;   /* sender of the request being answered, else NULL */
+	__u32 subs[SL_PROTO_SUBSCRIBERS];   /* unicast event subscribers (0: free) */
+	__u32 ev_seq;
+	size_t ev_used;             /* bytes of events waiting in ev[] */
 	char rx[CTL_BUF];
 	char tx[CTL_BUF];
+	char ev[CTL_BUF];
 };
 
 /* One request being answered. */
@@ -602,6 +612,34 @@ struct sl_config *sl_ctl_config_dup(const struct sl_config *c)
 	return n;
 }
 
+/* A runtime change: n (a changed copy of the running config, ours to
+ * free on failure) is validated with the file's rules and applied as the
+ * running config. The config file is left alone: RELOAD returns to it. */
+static int runtime_commit(struct sl_ctl *c, struct req *r, struct sl_config *n, const char *what)
+{
+	char err[512] = "";
+	int rc;
+
+	rc = sl_config_validate(n, err, sizeof(err));
+	if (rc) {
+		sl_config_free(n);
+		return refuse(r, rc, "%s", err[0] ? err : "invalid change");
+	}
+	rc = c->ops->replace(c->ctx, n, err, sizeof(err));
+	if (rc) {
+		sl_config_free(n);
+		return refuse(r, rc < 0 ? rc : -EIO, "%s", err);
+	}
+	sl_log(LOG_INFO, "runtime change by uid %d pid %d: %s (until the next reload)",
+	       c->cur_cred ? (int)c->cur_cred->uid : -1, c->cur_cred ? (int)c->cur_cred->pid : -1, what);
+	return 0;
+}
+
+static unsigned attr_off(const struct req *r, unsigned a)
+{
+	return (unsigned)((const char *)r->tb[a] - (const char *)r->nlh);
+}
+
 static int cmd_backend_set(struct sl_ctl *c, struct req *r)
 {
 	const struct sl_config *cfg = c->ops->config(c->ctx);
@@ -609,7 +647,7 @@ static int cmd_backend_set(struct sl_ctl *c, struct req *r)
 	struct sl_config *n;
 	__u32 old, weight = (__u32)sl_get_uint(r->tb[SL_A_WEIGHT]);
 	unsigned s, b = 0;
-	char err[512], addr[64];
+	char what[160], addr[64];
 	int rc;
 
 	rc = find_backend(cfg, r, &cs, &b);
@@ -621,19 +659,385 @@ static int cmd_backend_set(struct sl_ctl *c, struct req *r)
 	if (!n)
 		return refuse(r, -ENOMEM, "out of memory");
 	n->services[s].backends[b].weight = weight;
-	/* The running config is no longer the file's: a restart with the file
-	 * must not take the pins for it (hash mismatch rebuilds). */
-	c->runtime_gen++;
-	n->hash = (cfg->hash ^ (0x9e3779b97f4a7c15ull * c->runtime_gen)) * 0x100000001b3ull;
-	rc = c->ops->replace(c->ctx, n, err, sizeof(err));
-	if (rc) {
-		sl_config_free(n);
-		return refuse(r, rc < 0 ? rc : -EIO, "%s", err);
-	}
 	sl_addr_format(&cs->backends[b].addr, addr, sizeof(addr));
-	sl_log(LOG_INFO, "runtime change: service %s backend %s port %u weight %u -> %u (until the next reload)",
-	       n->services[s].name, addr, ntohs(n->services[s].backends[b].addr.port), old, weight);
+	snprintf(what, sizeof(what), "service %s backend %s port %u weight %u -> %u",
+		 cs->name, addr, ntohs(cs->backends[b].addr.port), old, weight);
+	return runtime_commit(c, r, n, what);
+}
+
+/* An enumerated attribute's text through config.c's choices. */
+static int choice_attr(struct req *r, unsigned a, const char *setting, __u8 *v)
+{
+	char err[256];
+
+	if (!r->tb[a])
+		return 0;
+	if (sl_config_choice(setting, sl_get_str(r->tb[a]), v, err, sizeof(err))) {
+		refuse(r, -EINVAL, "attribute %s: %s", sl_attr_name(a), err);
+		r->e.off = attr_off(r, a);
+		return r->e.err;
+	}
 	return 0;
+}
+
+static int cmd_service_add(struct sl_ctl *c, struct req *r)
+{
+	const struct sl_config *cfg = c->ops->config(c->ctx);
+	const char *name = sl_get_str(r->tb[SL_A_SERVICE]), *vip = sl_get_str(r->tb[SL_A_VIP]);
+	struct sl_cfg_service sv = { 0 }, *ns;
+	struct sl_config *n;
+	__u8 proto = IPPROTO_TCP;
+	char what[160];
+	int rc;
+
+	if (sl_config_find_service(cfg, name))
+		return refuse(r, -EEXIST, "service %s exists already", name);
+	if ((rc = choice_attr(r, SL_A_PROTO, "proto", &proto)))
+		return rc;
+	sl_config_service_defaults(&sv, proto);
+	if ((rc = choice_attr(r, SL_A_MODE, "mode", &sv.mode)) ||
+	    (rc = choice_attr(r, SL_A_SCHED, "scheduler", &sv.sched)))
+		return rc;
+	snprintf(sv.name, sizeof(sv.name), "%s", name);
+	if (sl_addr_parse(vip, &sv.vip)) {
+		refuse(r, -EINVAL, "attribute VIP: '%s' is not an IPv4 or IPv6 address", vip);
+		r->e.off = attr_off(r, SL_A_VIP);
+		return r->e.err;
+	}
+	sv.vip.port = htons((__u16)sl_get_uint(r->tb[SL_A_PORT]));
+	sv.vip.proto = proto;
+	if (r->tb[SL_A_MAX_CONNS])
+		sv.max_conns = (__u32)sl_get_uint(r->tb[SL_A_MAX_CONNS]);
+	n = sl_ctl_config_dup(cfg);
+	ns = n ? realloc(n->services, (n->nr_services + 1) * sizeof(*ns)) : NULL;
+	if (!ns) {
+		sl_config_free(n);
+		return refuse(r, -ENOMEM, "out of memory");
+	}
+	n->services = ns;
+	n->services[n->nr_services++] = sv;
+	snprintf(what, sizeof(what), "service %s added at %s port %u/%s", name, vip,
+		 ntohs(sv.vip.port), proto == IPPROTO_UDP ? "udp" : "tcp");
+	return runtime_commit(c, r, n, what);
+}
+
+static int cmd_service_del(struct sl_ctl *c, struct req *r)
+{
+	const struct sl_config *cfg = c->ops->config(c->ctx);
+	const char *name = sl_get_str(r->tb[SL_A_SERVICE]);
+	const struct sl_cfg_service *cs = sl_config_find_service(cfg, name);
+	struct sl_config *n;
+	unsigned s;
+	char what[160];
+
+	if (!cs)
+		return refuse(r, -ENOENT, "no service named %s", name);
+	s = (unsigned)(cs - cfg->services);
+	n = sl_ctl_config_dup(cfg);
+	if (!n)
+		return refuse(r, -ENOMEM, "out of memory");
+	free(n->services[s].backends);
+	memmove(&n->services[s], &n->services[s + 1], (n->nr_services - s - 1) * sizeof(*n->services));
+	n->nr_services--;
+	snprintf(what, sizeof(what), "service %s removed (%u backends drain)", name, cs->nr_backends);
+	return runtime_commit(c, r, n, what);
+}
+
+static int cmd_backend_add(struct sl_ctl *c, struct req *r)
+{
+	const struct sl_config *cfg = c->ops->config(c->ctx);
+	const char *name = sl_get_str(r->tb[SL_A_SERVICE]), *text = sl_get_str(r->tb[SL_A_ADDR]);
+	const struct sl_cfg_service *cs = sl_config_find_service(cfg, name);
+	struct sl_cfg_backend bk = { .weight = 1 }, *nb;
+	struct sl_cfg_service *ns;
+	struct sl_config *n;
+	unsigned s, b;
+	char what[160];
+
+	if (!cs)
+		return refuse(r, -ENOENT, "no service named %s", name);
+	if (sl_addr_parse(text, &bk.addr)) {
+		refuse(r, -EINVAL, "attribute ADDR: '%s' is not an IPv4 or IPv6 address", text);
+		r->e.off = attr_off(r, SL_A_ADDR);
+		return r->e.err;
+	}
+	bk.addr.port = htons((__u16)sl_get_uint(r->tb[SL_A_PORT]));
+	bk.addr.proto = cs->vip.proto;
+	if (r->tb[SL_A_WEIGHT])
+		bk.weight = (__u32)sl_get_uint(r->tb[SL_A_WEIGHT]);
+	if (r->tb[SL_A_MAX_CONNS])
+		bk.max_conns = (__u32)sl_get_uint(r->tb[SL_A_MAX_CONNS]);
+	if (r->tb[SL_A_MAX_PENDING])
+		bk.max_pending = (__u32)sl_get_uint(r->tb[SL_A_MAX_PENDING]);
+	for (b = 0; b < cs->nr_backends; b++)
+		if (!memcmp(&cs->backends[b].addr, &bk.addr, sizeof(bk.addr)))
+			return refuse(r, -EEXIST, "service %s has backend %s port %u already", name, text,
+				      ntohs(bk.addr.port));
+	s = (unsigned)(cs - cfg->services);
+	n = sl_ctl_config_dup(cfg);
+	if (!n)
+		return refuse(r, -ENOMEM, "out of memory");
+	ns = &n->services[s];
+	nb = realloc(ns->backends, (ns->nr_backends + 1) * sizeof(*nb));
+	if (!nb) {
+		sl_config_free(n);
+		return refuse(r, -ENOMEM, "out of memory");
+	}
+	ns->backends = nb;
+	ns->backends[ns->nr_backends++] = bk;
+	snprintf(what, sizeof(what), "service %s backend %s port %u added, weight %u", name, text,
+		 ntohs(bk.addr.port), bk.weight);
+	return runtime_commit(c, r, n, what);
+}
+
+static int cmd_backend_del(struct sl_ctl *c, struct req *r)
+{
+	const struct sl_config *cfg = c->ops->config(c->ctx);
+	const struct sl_cfg_service *cs;
+	struct sl_cfg_service *ns;
+	struct sl_config *n;
+	unsigned s, b = 0;
+	char what[160], addr[64];
+	int rc;
+
+	rc = find_backend(cfg, r, &cs, &b);
+	if (rc)
+		return rc;
+	s = (unsigned)(cs - cfg->services);
+	n = sl_ctl_config_dup(cfg);
+	if (!n)
+		return refuse(r, -ENOMEM, "out of memory");
+	ns = &n->services[s];
+	memmove(&ns->backends[b], &ns->backends[b + 1], (ns->nr_backends - b - 1) * sizeof(*ns->backends));
+	ns->nr_backends--;
+	sl_addr_format(&cs->backends[b].addr, addr, sizeof(addr));
+	snprintf(what, sizeof(what), "service %s backend %s port %u removed (its flows drain)",
+		 cs->name, addr, ntohs(cs->backends[b].addr.port));
+	return runtime_commit(c, r, n, what);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static int cmd_subscribe(struct sl_ctl *c, struct req *r)
+{
+	unsigned i, free_slot = SL_PROTO_SUBSCRIBERS;
+
+	for (i = 0; i < SL_PROTO_SUBSCRIBERS; i++) {
+		if (c->subs[i] == r->portid)
+			return 0;
+		if (!c->subs[i] && free_slot == SL_PROTO_SUBSCRIBERS)
+			free_slot = i;
+	}
+	if (free_slot == SL_PROTO_SUBSCRIBERS)
+		return refuse(r, -ENOSPC, "%u subscribers already: join the multicast group (root) instead",
+			      SL_PROTO_SUBSCRIBERS);
+	c->subs[free_slot] = r->portid;
+	sl_log(LOG_INFO, "ctl: port %u (uid %d pid %d) subscribed to events", r->portid,
+	       c->cur_cred ? (int)c->cur_cred->uid : -1, c->cur_cred ? (int)c->cur_cred->pid : -1);
+	return 0;
+}
+
+static void ev_flush(struct sl_ctl *c)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1u << (SL_PROTO_MCGROUP - 1) };
+	unsigned i;
+
+	if (!c->ev_used)
+		return;
+	/* ECONNREFUSED: no socket at port 0, although the members got it */
+	if (sendto(sl_ctl_fd(c), c->ev, c->ev_used, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	    errno != ECONNREFUSED && errno != ESRCH)
+		sl_log(LOG_WARNING, "ctl: events to group %u: %s", SL_PROTO_MCGROUP, strerror(errno));
+	sa.nl_groups = 0;
+	for (i = 0; i < SL_PROTO_SUBSCRIBERS; i++) {
+		if (!c->subs[i])
+			continue;
+		sa.nl_pid = c->subs[i];
+		if (sendto(sl_ctl_fd(c), c->ev, c->ev_used, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa)) >= 0)
+			continue;
+		if (errno == ECONNREFUSED) {
+			sl_log(LOG_INFO, "ctl: subscriber port %u is gone: dropped", c->subs[i]);
+			c->subs[i] = 0;
+		} else {
+			sl_log(LOG_WARNING, "ctl: events to subscriber port %u lost: %s", c->subs[i], strerror(errno));
+		}
+	}
+	c->ev_used = 0;
+}
+
+/* Start an event in ev[] (flushed first when it may not fit); NULL only
+ * if nothing fits at all. */
+static struct nlmsghdr *ev_start(struct sl_ctl *c, const char *event, const char *cause)
+{
+	struct nlmsghdr *nlh;
+	struct timespec ts;
+	size_t room;
+
+	if (c->ev_used + 4096 > SL_PROTO_BATCH)
+		ev_flush(c);
+	room = sizeof(c->ev) - c->ev_used;
+	nlh = sl_msg_start(c->ev + c->ev_used, SL_CMD_EVENT, 0, ++c->ev_seq);
+	nlh->nlmsg_pid = c->portid;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!sl_put_str(nlh, room, SL_A_EVENT, event) ||
+	    !sl_put_uint(nlh, room, SL_A_TIME_NS, (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec) ||
+	    !sl_put_str(nlh, room, SL_A_CAUSE, cause))
+		return NULL;
+	if (c->cur_cred && (!sl_put_uint(nlh, room, SL_A_UID, c->cur_cred->uid) ||
+			    !sl_put_uint(nlh, room, SL_A_PID, (__u32)c->cur_cred->pid)))
+		return NULL;
+	return nlh;
+}
+
+static void ev_end(struct sl_ctl *c, struct nlmsghdr *nlh, bool ok)
+{
+	if (nlh && ok)
+		c->ev_used += nlh->nlmsg_len;
+	else
+		sl_log(LOG_WARNING, "ctl: an event did not fit in a message: not sent");
+}
+
+static void ev_service(struct sl_ctl *c, const char *event, const char *cause,
+		       const struct sl_cfg_service *cs)
+{
+	struct nlmsghdr *nlh = ev_start(c, event, cause);
+	size_t room = sizeof(c->ev) - c->ev_used;
+	char vip[64];
+
+	sl_addr_format(&cs->vip, vip, sizeof(vip));
+	ev_end(c, nlh, nlh && sl_put_str(nlh, room, SL_A_SERVICE, cs->name) &&
+	       sl_put_str(nlh, room, SL_A_VIP, vip) &&
+	       sl_put_uint(nlh, room, SL_A_PORT, ntohs(cs->vip.port)) &&
+	       sl_put_str(nlh, room, SL_A_PROTO, NAME_OF(proto_names, cs->vip.proto)));
+}
+
+static void ev_backend(struct sl_ctl *c, const char *event, const char *cause,
+		       const struct sl_cfg_service *cs, const struct sl_cfg_backend *cb)
+{
+	struct nlmsghdr *nlh = ev_start(c, event, cause);
+	size_t room = sizeof(c->ev) - c->ev_used;
+	char addr[64];
+
+	sl_addr_format(&cb->addr, addr, sizeof(addr));
+	ev_end(c, nlh, nlh && sl_put_str(nlh, room, SL_A_SERVICE, cs->name) &&
+	       sl_put_str(nlh, room, SL_A_ADDR, addr) &&
+	       sl_put_uint(nlh, room, SL_A_PORT, ntohs(cb->addr.port)) &&
+	       sl_put_uint(nlh, room, SL_A_WEIGHT, cb->weight));
+}
+
+static bool l4_same(const struct sl_l4addr *a, const struct sl_l4addr *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static const struct sl_config *cmp_cfg;   /* for the qsort comparators below */
+
+static int cmp_svc_name(const void *a, const void *b)
+{
+	return strcmp(cmp_cfg->services[*(const unsigned *)a].name,
+		      cmp_cfg->services[*(const unsigned *)b].name);
+}
+
+static int cmp_bk(const void *a, const void *b)
+{
+	return memcmp(&((const struct sl_cfg_backend *)a)->addr, &((const struct sl_cfg_backend *)b)->addr,
+		      sizeof(struct sl_l4addr));
+}
+
+/* Services of cfg sorted by name (indices), NULL when empty or no memory. */
+static unsigned *by_name(const struct sl_config *cfg)
+{
+	unsigned *idx = cfg && cfg->nr_services ? malloc(cfg->nr_services * sizeof(*idx)) : NULL;
+
+	if (!idx)
+		return NULL;
+	for (unsigned i = 0; i < cfg->nr_services; i++)
+		idx[i] = i;
+	cmp_cfg = cfg;
+	qsort(idx, cfg->nr_services, sizeof(*idx), cmp_svc_name);
+	return idx;
+}
+
+/* Backend events of one service present in both configs: the same list in
+ * the same order (what a reload mostly sees) costs one pass; otherwise
+ * sorted copies are merged. */
+static void diff_backends(struct sl_ctl *c, const char *cause, const struct sl_cfg_service *o,
+			  const struct sl_cfg_service *n)
+{
+	struct sl_cfg_backend *a, *b;
+	unsigned i, j;
+
+	if (o->nr_backends == n->nr_backends) {
+		for (i = 0; i < o->nr_backends && l4_same(&o->backends[i].addr, &n->backends[i].addr); i++)
+			;
+		if (i == o->nr_backends)
+			return;
+	}
+	a = malloc((o->nr_backends + 1) * sizeof(*a));
+	b = malloc((n->nr_backends + 1) * sizeof(*b));
+	if (a && b) {
+		memcpy(a, o->backends, o->nr_backends * sizeof(*a));
+		memcpy(b, n->backends, n->nr_backends * sizeof(*b));
+		qsort(a, o->nr_backends, sizeof(*a), cmp_bk);
+		qsort(b, n->nr_backends, sizeof(*b), cmp_bk);
+		for (i = 0, j = 0; i < o->nr_backends || j < n->nr_backends;) {
+			int d = i == o->nr_backends ? 1 : j == n->nr_backends ? -1 : cmp_bk(&a[i], &b[j]);
+
+			if (d < 0)
+				ev_backend(c, "backend_removed", cause, o, &a[i]);
+			else if (d > 0)
+				ev_backend(c, "backend_added", cause, n, &b[j]);
+			i += d <= 0;
+			j += d >= 0;
+		}
+	}
+	free(a);
+	free(b);
+}
+
+void sl_ctl_applied(struct sl_ctl *c, const struct sl_config *old, const struct sl_config *cur,
+		    const char *cause)
+{
+	unsigned *oi, *ni, no = old ? old->nr_services : 0, nn = cur->nr_services, i = 0, j = 0, k;
+	struct nlmsghdr *nlh;
+	size_t room;
+
+	if (!c)
+		return;
+	oi = by_name(old);
+	ni = by_name(cur);
+	if ((no && !oi) || (nn && !ni)) {
+		sl_log(LOG_WARNING, "ctl: out of memory: events of this change not sent");
+		goto applied;
+	}
+	while (i < no || j < nn) {
+		const struct sl_cfg_service *o = i < no ? &old->services[oi[i]] : NULL;
+		const struct sl_cfg_service *n = j < nn ? &cur->services[ni[j]] : NULL;
+		int d = !o ? 1 : !n ? -1 : strcmp(o->name, n->name);
+
+		if (d < 0) {
+			for (k = 0; k < o->nr_backends; k++)
+				ev_backend(c, "backend_removed", cause, o, &o->backends[k]);
+			ev_service(c, "service_removed", cause, o);
+		} else if (d > 0) {
+			ev_service(c, "service_added", cause, n);
+			for (k = 0; k < n->nr_backends; k++)
+				ev_backend(c, "backend_added", cause, n, &n->backends[k]);
+		} else {
+			diff_backends(c, cause, o, n);
+		}
+		i += d <= 0;
+		j += d >= 0;
+	}
+applied:
+	free(oi);
+	free(ni);
+	nlh = ev_start(c, "config_applied", cause);
+	room = sizeof(c->ev) - c->ev_used;
+	ev_end(c, nlh, nlh && sl_put_str(nlh, room, SL_A_CONFIG_FILE, cur->file) &&
+	       sl_put_uint(nlh, room, SL_A_CONFIG_HASH, cur->hash) &&
+	       sl_put_uint(nlh, room, SL_A_NR_SERVICES, cur->nr_services));
+	ev_flush(c);
 }
 
 static int cmd_reload(struct sl_ctl *c, struct req *r)
@@ -695,9 +1099,66 @@ static int (*const handlers[SL_CMD_MAX])(struct sl_ctl *, struct req *) = {
 	[SL_CMD_BACKEND_SET] = cmd_backend_set,
 	[SL_CMD_RELOAD]      = cmd_reload,
 	[SL_CMD_STATS_GET]   = cmd_stats_get,
+	[SL_CMD_SERVICE_ADD] = cmd_service_add,
+	[SL_CMD_SERVICE_DEL] = cmd_service_del,
+	[SL_CMD_BACKEND_ADD] = cmd_backend_add,
+	[SL_CMD_BACKEND_DEL] = cmd_backend_del,
+	[SL_CMD_SUBSCRIBE]   = cmd_subscribe,
 };
 
 /* ---- requests ------------------------------------------------------------- */
+
+/* Is the process with these credentials in group gid? Its supplementary
+ * groups are read from /proc/PID/status (the kernel's view of that very
+ * process, as for file access), after checking that PID still has the
+ * sender's real uid: a pid reused in between by another user's process
+ * gives no right. */
+static bool proc_in_group(const struct ucred *cred, __u32 gid)
+{
+	char path[64], line[4096];
+	bool uid_ok = false, in = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cred->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long v;
+		char *p, *end;
+
+		if (!strncmp(line, "Uid:", 4)) {
+			uid_ok = strtoul(line + 4, NULL, 10) == cred->uid;
+		} else if (!strncmp(line, "Groups:", 7)) {
+			for (p = line + 7;; p = end) {
+				while (isspace((unsigned char)*p))
+					p++;
+				if (!*p)
+					break;
+				v = strtoul(p, &end, 10);
+				if (end == p)
+					break;
+				if (v == gid)
+					in = true;
+			}
+		}
+	}
+	fclose(f);
+	return uid_ok && in;
+}
+
+/* Mutating commands: uid 0, or the config's control_group as the
+ * sender's real gid or one of its supplementary groups. */
+static bool authorised(const struct sl_config *cfg, const struct ucred *cred)
+{
+	if (!cred)
+		return false;
+	if (cred->uid == 0)
+		return true;
+	if (!cfg->control_group[0])
+		return false;
+	return cred->gid == cfg->control_gid || proc_in_group(cred, cfg->control_gid);
+}
 
 static void handle(struct sl_ctl *c, const struct nlmsghdr *nlh, __u32 portid, const struct ucred *cred)
 {
@@ -713,14 +1174,21 @@ static void handle(struct sl_ctl *c, const struct nlmsghdr *nlh, __u32 portid, c
 	}
 	r.cmd = sl_msg_cmd(nlh);
 	r.dump = (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
-	if ((sl_cmds[r.cmd].flags & SL_CF_MUTATING) && (!cred || cred->uid != 0)) {
-		sl_log(LOG_WARNING, "ctl: refused %s from uid %d pid %d (port %u): only uid 0 may change state",
-		       sl_cmds[r.cmd].name, cred ? (int)cred->uid : -1, cred ? (int)cred->pid : -1, portid);
-		refuse(&r, -EPERM, "%s changes state: only uid 0 may send it", sl_cmds[r.cmd].name);
+	if ((sl_cmds[r.cmd].flags & SL_CF_MUTATING) && !authorised(c->ops->config(c->ctx), cred)) {
+		const struct sl_config *cfg = c->ops->config(c->ctx);
+		char who[64] = "uid 0";
+
+		if (cfg->control_group[0])
+			snprintf(who, sizeof(who), "uid 0 or group %s", cfg->control_group);
+		sl_log(LOG_WARNING, "ctl: refused %s from uid %d pid %d (port %u): only %s may change state",
+		       sl_cmds[r.cmd].name, cred ? (int)cred->uid : -1, cred ? (int)cred->pid : -1, portid, who);
+		refuse(&r, -EPERM, "%s changes state: only %s may send it", sl_cmds[r.cmd].name, who);
 		send_ack(c, &r, -EPERM);
 		return;
 	}
+	c->cur_cred = cred;
 	rc = handlers[r.cmd](c, &r);
+	c->cur_cred = NULL;
 	/* A dump's end is its NLMSG_DONE: an ack after each datagram would
 	 * read as the end of it. */
 	if (rc || ((nlh->nlmsg_flags & NLM_F_ACK) && !r.dump))

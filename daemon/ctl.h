@@ -38,4 +38,15 @@ void sl_ctl_close(struct sl_ctl *c);
 /* A deep copy of a config (for runtime changes), NULL on ENOMEM. */
 struct sl_config *sl_ctl_config_dup(const struct sl_config *c);
 
+/*
+ * The loop applied cur in place of old (old NULL: everything in cur is new): send
+ * the events that say so to the multicast group and to subscribers:
+ * service_added/removed and backend_added/removed for the difference, then
+ * config_applied. cause: "sighup", "reload" or "runtime"; the
+ * sender of the request being answered, if any, goes in UID and PID.
+ * c may be NULL (before the server is open): nothing is sent.
+ */
+void sl_ctl_applied(struct sl_ctl *c, const struct sl_config *old, const struct sl_config *cur,
+		    const char *cause);
+
 #endif

@@ -40,19 +40,93 @@ struct dp_state {
 	struct sl_l4addr svc_key[SL_MAX_SERVICES];
 	struct sl_svc svc[SL_MAX_SERVICES];
 	__u64 svc_sig[SL_MAX_SERVICES];         /* 0: table content unknown */
+	__u32 svc_m[SL_MAX_SERVICES];           /* size of the installed table when svc_sig > 1 */
 	__u64 svc_in_sig[SL_MAX_SERVICES];      /* what the table was built from; 0: unknown */
 	bool bk_used[SL_MAX_BACKENDS];
 	struct sl_backend bk[SL_MAX_BACKENDS];
 	__u64 filter[2 * SL_FILTER_WORDS];
 	struct dp_addr *addrs;                  /* sl_addrs as written, sorted */
 	unsigned nr_addrs;
+	/* address -> id indexes of the mirror (open addressing, linear
+	 * probing; slots hold id + 1, 0 is empty): an apply finds every
+	 * service and backend without a map lookup each */
+	__u32 svc_idx[2 * SL_MAX_SERVICES];
+	__u32 bk_idx[2 * SL_MAX_BACKENDS];
 	char ifname[SL_MAX_IFACES][16];         /* configured interfaces, by slot */
 	__u32 ifindex[SL_MAX_IFACES];           /* 0: absent now */
 	unsigned nr_ifindex;
 	int xdp_flags;
+	bool set_dirty;         /* the VIP/backend address set changed: rewrite sl_addrs and the filter */
 };
 
 #define ST(dp) ((struct dp_state *)(dp))
+
+static bool l4_eq(const struct sl_l4addr *a, const struct sl_l4addr *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+/* ---- address indexes ------------------------------------------------------ */
+
+static __u32 l4_hash(const struct sl_l4addr *a)
+{
+	__u64 h = 0xcbf29ce484222325ull;
+	const __u32 *w = a->addr;
+
+	for (int i = 0; i < 4; i++)
+		h = (h ^ w[i]) * 0x100000001b3ull;
+	h = (h ^ ((__u32)a->port << 16 | (__u32)a->proto << 8 | a->family)) * 0x100000001b3ull;
+	return (__u32)(h ^ (h >> 32));
+}
+
+static const struct sl_l4addr *idx_key(const struct dp_state *st, bool bk, __u32 id)
+{
+	return bk ? &st->bk[id].addr : &st->svc_key[id];
+}
+
+/* The id at address a, or ~0u. */
+static __u32 idx_find(const struct dp_state *st, bool bk, const struct sl_l4addr *a)
+{
+	const __u32 *t = bk ? st->bk_idx : st->svc_idx;
+	__u32 mask = (bk ? 2 * SL_MAX_BACKENDS : 2 * SL_MAX_SERVICES) - 1, i;
+
+	for (i = l4_hash(a) & mask; t[i]; i = (i + 1) & mask)
+		if (!memcmp(idx_key(st, bk, t[i] - 1), a, sizeof(*a)))
+			return t[i] - 1;
+	return ~0u;
+}
+
+static void idx_add(struct dp_state *st, bool bk, __u32 id)
+{
+	__u32 *t = bk ? st->bk_idx : st->svc_idx;
+	__u32 mask = (bk ? 2 * SL_MAX_BACKENDS : 2 * SL_MAX_SERVICES) - 1, i;
+	const struct sl_l4addr *a = idx_key(st, bk, id);
+
+	for (i = l4_hash(a) & mask; t[i]; i = (i + 1) & mask)
+		if (t[i] == id + 1 || !memcmp(idx_key(st, bk, t[i] - 1), a, sizeof(*a))) {
+			t[i] = id + 1;
+			return;
+		}
+	t[i] = id + 1;
+}
+
+/* After ids were freed (rare: a reap, a removed service): build again. */
+static void idx_rebuild(struct dp_state *st, bool bk)
+{
+	__u32 id;
+
+	if (bk) {
+		memset(st->bk_idx, 0, sizeof(st->bk_idx));
+		for (id = 1; id < SL_MAX_BACKENDS; id++)
+			if (st->bk_used[id])
+				idx_add(st, true, id);
+	} else {
+		memset(st->svc_idx, 0, sizeof(st->svc_idx));
+		for (id = 0; id < SL_MAX_SERVICES; id++)
+			if (st->svc_used[id])
+				idx_add(st, false, id);
+	}
+}
 
 static int errf(char *err, size_t len, int rc, const char *fmt, ...)
 {
@@ -184,6 +258,8 @@ static int load_mirror(struct dp_state *st)
 	}
 	for (w = 0; w < 2 * SL_FILTER_WORDS; w++)
 		bpf_map_lookup_elem(FD(dp, sl_addr_filter), &w, &st->filter[w]);
+	idx_rebuild(st, false);
+	idx_rebuild(st, true);
 	return load_addrs(st);
 }
 
@@ -203,6 +279,11 @@ int sl_dp_open(struct sl_dp **out, const struct sl_dp_opts *o, char *err, size_t
 		return errf(err, errlen, ENOMEM, "out of memory");
 	dp = &st->pub;
 	dp->nr_cpus = libbpf_num_possible_cpus();
+	/* the first apply rewrites the address set and resolves next hops
+	 * whatever it finds: adopted maps may be from a sluiced that died
+	 * half way */
+	st->set_dirty = true;
+	dp->nh_dirty = true;
 	dp->skel = sluice__open();
 	if (!dp->skel) {
 		rc = errf(err, errlen, errno, "cannot open the BPF object: %s", strerror(errno));
@@ -311,18 +392,11 @@ void sl_dp_close(struct sl_dp *dp)
 
 /* ---- apply ------------------------------------------------------------ */
 
-static bool l4_eq(const struct sl_l4addr *a, const struct sl_l4addr *b)
-{
-	return !memcmp(a, b, sizeof(*a));
-}
-
 __u32 sl_dp_backend_id(const struct sl_dp *dp, const struct sl_l4addr *a)
 {
-	struct sl_rev rv;
+	__u32 id = idx_find(ST(dp), true, a);
 
-	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.sl_rev), a, &rv))
-		return 0;
-	return rv.bk_id;
+	return id == ~0u ? 0 : id;
 }
 
 static int zero_percpu(struct sl_dp *dp, int fd, __u32 key, size_t vsz)
@@ -348,8 +422,17 @@ static int write_backend(struct dp_state *st, __u32 id, const struct sl_backend 
 	rc = bpf_map_update_elem(FD(dp, sl_backend), &id, v, BPF_ANY);
 	if (rc)
 		return rc;
+	if (!st->bk_used[id] || !l4_eq(&st->bk[id].addr, &v->addr)) {
+		st->bk[id] = *v;
+		st->bk_used[id] = true;
+		idx_add(st, true, id);
+		st->set_dirty = true;
+		dp->nh_dirty = true;
+		return 0;
+	}
+	if ((st->bk[id].flags ^ v->flags) & SL_BK_F_GONE)
+		st->set_dirty = true;
 	st->bk[id] = *v;
-	st->bk_used[id] = true;
 	return 0;
 }
 
@@ -373,7 +456,7 @@ static int write_table(struct dp_state *st, __u32 svc_id, const __u32 *table, __
 	__u64 sig = fnv64(fnv64(0xcbf29ce484222325ull, &M, sizeof(M)), table, (size_t)M * 4);
 	__u32 *vals, *keys, n = M + 1, i, count;
 	char name[16];
-	int fd, rc;
+	int fd = -1, rc;
 
 	*out_fd = -1;
 	*out_sig = sig;
@@ -416,11 +499,33 @@ static int write_table(struct dp_state *st, __u32 svc_id, const __u32 *table, __
 				close(ifd);
 			if (same) {
 				st->svc_sig[svc_id] = sig;
+				st->svc_m[svc_id] = M;
 				free(vals);
 				free(keys);
 				return 0;
 			}
 		}
+	}
+
+	/* A table of the same size is rewritten in place: replacing it in
+	 * sl_maglev waits for an RCU grace period (milliseconds). A lookup
+	 * meanwhile sees old or new slots, each naming a backend the service
+	 * had a moment ago: what the old table alone would have said. */
+	if (st->svc_sig[svc_id] > 1 && st->svc_m[svc_id] == M) {
+		__u32 inner_id;
+		int ifd;
+
+		if (!bpf_map_lookup_elem(FD(dp, sl_maglev), &svc_id, &inner_id) &&
+		    (ifd = bpf_map_get_fd_by_id(inner_id)) >= 0) {
+			count = n;
+			rc = bpf_map_update_batch(ifd, keys, vals, &count, NULL);
+			close(ifd);
+			if (!rc) {
+				st->svc_sig[svc_id] = sig;
+				goto out;
+			}
+		}
+		rc = 0;         /* fall back to a new table */
 	}
 
 	snprintf(name, sizeof(name), "sl_mg_%u", svc_id);
@@ -454,6 +559,7 @@ struct tbl_batch {
 	__u32 ids[TBL_BATCH];
 	int fds[TBL_BATCH];
 	__u64 sigs[TBL_BATCH];
+	__u32 ms[TBL_BATCH];
 	unsigned n;
 };
 
@@ -474,8 +580,10 @@ static int install_tables(struct dp_state *st, struct tbl_batch *tb, char *err, 
 			errf(err, errlen, rc, "cannot install Maglev tables: %s", strerror(-rc));
 	}
 	for (i = 0; i < tb->n; i++) {
-		if (!rc)
+		if (!rc) {
 			st->svc_sig[tb->ids[i]] = tb->sigs[i];
+			st->svc_m[tb->ids[i]] = tb->ms[i];
+		}
 		close(tb->fds[i]);
 	}
 	tb->n = 0;
@@ -574,14 +682,9 @@ static int write_addrs(struct dp_state *st)
 
 static __u32 find_svc(const struct dp_state *st, const struct sl_l4addr *vip)
 {
-	const struct sl_dp *dp = &st->pub;
-	struct sl_svc sv;
+	__u32 id = idx_find(st, false, vip);
 
-	/* sl_svc is the mirror's index by VIP */
-	if (bpf_map_lookup_elem(FD(dp, sl_svc), vip, &sv) || sv.id >= SL_MAX_SERVICES ||
-	    !st->svc_used[sv.id] || !l4_eq(&st->svc_key[sv.id], vip))
-		return SL_MAX_SERVICES;
-	return sv.id;
+	return id < SL_MAX_SERVICES && st->svc_used[id] ? id : SL_MAX_SERVICES;
 }
 
 static __u32 find_bk(const struct sl_dp *dp, const struct sl_l4addr *a)
@@ -612,6 +715,7 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 	struct timespec ts;
 	struct sl_meta meta;
 	__u32 s, b, id, zero = 0;
+	bool svc_gone = false;
 	int rc = 0;
 
 	for (s = 0; s < cfg->nr_services; s++)
@@ -745,6 +849,7 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 				continue;
 			tb->ids[tb->n] = id;
 			tb->fds[tb->n] = fd;
+			tb->ms[tb->n] = M;
 			tb->sigs[tb->n++] = sig;
 			if (tb->n == TBL_BATCH && (rc = install_tables(st, tb, err, errlen)))
 				goto out;
@@ -784,9 +889,14 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 				errf(err, errlen, rc, "cannot write service %s: %s", cs->name, strerror(-rc));
 				goto out;
 			}
+			if (!st->svc_used[id]) {
+				st->svc_key[id] = cs->vip;
+				st->svc_used[id] = true;
+				idx_add(st, false, id);
+				st->set_dirty = true;
+			}
 			st->svc[id] = v;
 			st->svc_key[id] = cs->vip;
-			st->svc_used[id] = true;
 		}
 	}
 
@@ -799,8 +909,11 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 		st->svc_used[id] = false;
 		st->svc_sig[id] = 0;
 		st->svc_in_sig[id] = 0;
+		st->set_dirty = svc_gone = true;
 		sl_log(LOG_INFO, "service %u removed", id);
 	}
+	if (svc_gone)
+		idx_rebuild(st, false);
 	for (id = 1; id < SL_MAX_BACKENDS; id++) {
 		struct sl_backend v;
 
@@ -814,12 +927,17 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 			goto out;
 		}
 	}
-	rc = write_addrs(st);
-	if (!rc)
-		rc = write_filter(st);
-	if (rc) {
-		errf(err, errlen, rc, "cannot write the VIP set: %s", strerror(-rc));
-		goto out;
+	/* The address set and its filter change only with membership: a
+	 * reweighting reload skips the sort and the rewrite. */
+	if (st->set_dirty) {
+		rc = write_addrs(st);
+		if (!rc)
+			rc = write_filter(st);
+		if (rc) {
+			errf(err, errlen, rc, "cannot write the VIP set: %s", strerror(-rc));
+			goto out;
+		}
+		st->set_dirty = false;
 	}
 
 	if (!bpf_map_lookup_elem(FD(dp, sl_meta), &zero, &meta)) {
@@ -879,6 +997,7 @@ int sl_dp_reap_gone(struct sl_dp *dp)
 	}
 	free(ref);
 	if (freed) {
+		idx_rebuild(st, true);
 		write_addrs(st);
 		write_filter(st);
 	}

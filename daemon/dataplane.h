@@ -26,6 +26,7 @@ struct sl_dp {
 	bool pinned;
 	bool adopted;           /* maps came from pins a previous sluiced left */
 	int nr_cpus;
+	bool nh_dirty;          /* a backend got an id or a new address: next hops to resolve */
 };
 
 /* Open the object, adopt pinned maps of the same layout or create and pin

@@ -62,13 +62,18 @@ static int apply(struct daemon *d, struct sl_config *cfg)
 		sl_log(LOG_ERR, "%s", err);
 		return rc;
 	}
-	if (d->nh)
+	/* Next hops depend on backend addresses only: a change of weights
+	 * or limits needs no walk over every backend. */
+	if (d->nh && d->dp->nh_dirty) {
 		sl_nh_refresh(d->nh);
+		d->dp->nh_dirty = false;
+	}
 	return 0;
 }
 
-/* why (may be NULL): the reason of a failure, for `sluice reload`. */
-static int reload(struct daemon *d, char *why, size_t whylen)
+/* cause: "sighup" or "reload" (the command), for the events; why (may be
+ * NULL): the reason of a failure, for `sluice reload`. */
+static int reload(struct daemon *d, const char *cause, char *why, size_t whylen)
 {
 	unsigned long long t0 = sl_monotonic_us(), t1;
 	struct sl_config *cfg;
@@ -91,10 +96,11 @@ static int reload(struct daemon *d, char *why, size_t whylen)
 			snprintf(why, whylen, "reload of %s failed while applying (see sluiced's log)", d->config_path);
 		return -EIO;
 	}
-	sl_config_free(d->cfg);
-	d->cfg = cfg;
 	sl_log(LOG_INFO, "config applied: %u services from %s (parsed in %.3f ms) in %.3f ms",
 	       cfg->nr_services, d->config_path, (t1 - t0) / 1000.0, (sl_monotonic_us() - t0) / 1000.0);
+	sl_ctl_applied(d->ctl, d->cfg, cfg, cause);
+	sl_config_free(d->cfg);
+	d->cfg = cfg;
 	sl_notify_ready("running: %u services, config reloaded", cfg->nr_services);
 	return 0;
 }
@@ -102,7 +108,7 @@ static int reload(struct daemon *d, char *why, size_t whylen)
 /* The control server's view of the loop's state (daemon/ctl.h). */
 static const struct sl_config *ctl_config(void *ctx) { return ((struct daemon *)ctx)->cfg; }
 static struct sl_dp *ctl_dp(void *ctx) { return ((struct daemon *)ctx)->dp; }
-static int ctl_reload(void *ctx, char *err, size_t len) { return reload(ctx, err, len); }
+static int ctl_reload(void *ctx, char *err, size_t len) { return reload(ctx, "reload", err, len); }
 
 static int ctl_replace(void *ctx, struct sl_config *cfg, char *err, size_t len)
 {
@@ -112,6 +118,7 @@ static int ctl_replace(void *ctx, struct sl_config *cfg, char *err, size_t len)
 		snprintf(err, len, "applying the change failed (see sluiced's log); running config kept");
 		return -EIO;
 	}
+	sl_ctl_applied(d->ctl, d->cfg, cfg, "runtime");
 	sl_config_free(d->cfg);
 	d->cfg = cfg;
 	return 0;
@@ -177,7 +184,7 @@ static int loop(struct daemon *d)
 				if (read(fd, &si, sizeof(si)) != sizeof(si))
 					continue;
 				if (si.ssi_signo == SIGHUP) {
-					reload(d, NULL, 0);
+					reload(d, "sighup", NULL, 0);
 					continue;
 				}
 				sl_log(LOG_INFO, "exiting on signal %u: program stays attached, maps stay pinned",

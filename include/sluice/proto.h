@@ -29,10 +29,13 @@
 #define SL_PROTO_MSG_TYPE  0x5e1c      /* nlmsg_type of every sluice request and reply (>= NLMSG_MIN_TYPE) */
 #define SL_PROTO_PORTID_FILE "ctl.portid"
 #define SL_PROTO_BATCH     32768       /* bytes of reply messages per datagram */
+#define SL_PROTO_MCGROUP   1           /* NETLINK_USERSOCK multicast group of EVENT messages */
+#define SL_PROTO_SUBSCRIBERS 64        /* unicast event subscribers the daemon keeps */
 
 enum sl_cmd_flags {
-	SL_CF_MUTATING = 1 << 0,        /* changes state: uid 0 only */
+	SL_CF_MUTATING = 1 << 0,        /* changes state: uid 0 or the config's control_group */
 	SL_CF_DUMP     = 1 << 1,        /* NLM_F_DUMP lists every object */
+	SL_CF_EVENT    = 1 << 2,        /* sent by the daemon only, never a request */
 };
 
 /* X(ENUM, FLAGS, "doc") */
@@ -42,7 +45,13 @@ enum sl_cmd_flags {
 	X(BACKEND_GET, SL_CF_DUMP,     "one backend by service and address, or all (of a service) with NLM_F_DUMP") \
 	X(BACKEND_SET, SL_CF_MUTATING, "runtime change of a backend's weight; the config file is unchanged, RELOAD returns to it") \
 	X(RELOAD,      SL_CF_MUTATING, "re-read the config file and apply it as a transaction (what SIGHUP does)") \
-	X(STATS_GET,   0,              "totals over all services and the per-reason drop/pass counters")
+	X(STATS_GET,   0,              "totals over all services and the per-reason drop/pass counters") \
+	X(SERVICE_ADD, SL_CF_MUTATING, "runtime change: add a service (no backends yet), validated as the file is") \
+	X(SERVICE_DEL, SL_CF_MUTATING, "runtime change: remove a service; its backends drain (established flows finish)") \
+	X(BACKEND_ADD, SL_CF_MUTATING, "runtime change: add a backend to a service, validated as the file is") \
+	X(BACKEND_DEL, SL_CF_MUTATING, "runtime change: remove a backend; no new flows, established ones finish") \
+	X(SUBSCRIBE,   0,              "send EVENT messages to the sender's port id (for readers who cannot join the multicast group); dropped when the port goes away") \
+	X(EVENT,       SL_CF_EVENT,    "an event, from the daemon to the multicast group and to subscribers: EVENT, TIME_NS, CAUSE and the object")
 
 #define SL_CMD_ENUM(e, f, d) SL_CMD_##e,
 enum sl_cmd { SL_CMD_UNSPEC, SL_COMMANDS(SL_CMD_ENUM) SL_CMD_MAX };
@@ -66,24 +75,30 @@ enum sl_attr_type {
 	X(PROTO_VERSION, SL_T_U32,    0, 0, 0, 0, "SL_PROTO_VERSION of the daemon")          \
 	X(CONFIG_FILE,   SL_T_STRING, 0, 0, 0, 0, "path of the config file")               \
 	X(CONFIG_HASH,   SL_T_U64,    0, 0, 0, 0, "hash of the running config (differs from the file's after a runtime change)") \
-	X(SERVICE,       SL_T_STRING, 1, 31, SL_C(SERVICE_GET) | SL_C(BACKEND_GET) | SL_C(BACKEND_SET), \
-	  SL_C(BACKEND_SET), "service name")                                          \
-	X(ADDR,          SL_T_STRING, 2, 45, SL_C(BACKEND_GET) | SL_C(BACKEND_SET),       \
-	  SL_C(BACKEND_SET), "backend address, IPv4 or IPv6 text form")                 \
-	X(PORT,          SL_T_U16,    1, 65535, SL_C(BACKEND_GET) | SL_C(BACKEND_SET), 0, \
-	  "port (request: picks among backends sharing an address)")                     \
-	X(WEIGHT,        SL_T_U32,    0, 65535, SL_C(BACKEND_SET), SL_C(BACKEND_SET),    \
-	  "backend weight; 0: no new flows")                                           \
+	X(SERVICE,       SL_T_STRING, 1, 31, SL_C(SERVICE_GET) | SL_C(BACKEND_GET) | SL_C(BACKEND_SET) | \
+	  SL_C(SERVICE_ADD) | SL_C(SERVICE_DEL) | SL_C(BACKEND_ADD) | SL_C(BACKEND_DEL),  \
+	  SL_C(BACKEND_SET) | SL_C(SERVICE_ADD) | SL_C(SERVICE_DEL) | SL_C(BACKEND_ADD) | SL_C(BACKEND_DEL), \
+	  "service name")                                                               \
+	X(ADDR,          SL_T_STRING, 2, 45, SL_C(BACKEND_GET) | SL_C(BACKEND_SET) | SL_C(BACKEND_ADD) | \
+	  SL_C(BACKEND_DEL), SL_C(BACKEND_SET) | SL_C(BACKEND_ADD) | SL_C(BACKEND_DEL),   \
+	  "backend address, IPv4 or IPv6 text form")                                    \
+	X(PORT,          SL_T_U16,    1, 65535, SL_C(BACKEND_GET) | SL_C(BACKEND_SET) | SL_C(BACKEND_DEL) | \
+	  SL_C(SERVICE_ADD) | SL_C(BACKEND_ADD), SL_C(SERVICE_ADD) | SL_C(BACKEND_ADD),    \
+	  "port (request: picks among backends sharing an address; the new object's port for *_ADD)") \
+	X(WEIGHT,        SL_T_U32,    0, 65535, SL_C(BACKEND_SET) | SL_C(BACKEND_ADD), SL_C(BACKEND_SET), \
+	  "backend weight; 0: no new flows (BACKEND_ADD: default 1)")                  \
 	X(STATS,         SL_T_U8,     0, 1, SL_C(SERVICE_GET) | SL_C(BACKEND_GET), 0,    \
 	  "1: add counters to the reply")                                              \
-	X(VIP,           SL_T_STRING, 0, 0, 0, 0, "service address")                       \
-	X(PROTO,         SL_T_STRING, 0, 0, 0, 0, "tcp or udp")                            \
-	X(MODE,          SL_T_STRING, 0, 0, 0, 0, "nat or dsr")                            \
-	X(SCHED,         SL_T_STRING, 0, 0, 0, 0, "maglev or p2c")                         \
+	X(VIP,           SL_T_STRING, 2, 45, SL_C(SERVICE_ADD), SL_C(SERVICE_ADD), "service address") \
+	X(PROTO,         SL_T_STRING, 3, 3, SL_C(SERVICE_ADD), 0, "tcp or udp (SERVICE_ADD: default tcp)") \
+	X(MODE,          SL_T_STRING, 3, 3, SL_C(SERVICE_ADD), 0, "nat or dsr (SERVICE_ADD: default nat)") \
+	X(SCHED,         SL_T_STRING, 3, 6, SL_C(SERVICE_ADD), 0, "maglev or p2c (SERVICE_ADD: default maglev)") \
 	X(ID,            SL_T_U32,    0, 0, 0, 0, "service or backend id in the maps")     \
 	X(STATE,         SL_T_STRING, 0, 0, 0, 0, "backend state: active, gone, missing")  \
-	X(MAX_CONNS,     SL_T_U32,    0, 0, 0, 0, "connection limit, 0: none")             \
-	X(MAX_PENDING,   SL_T_U32,    0, 0, 0, 0, "pending-connection limit, 0: none")     \
+	X(MAX_CONNS,     SL_T_U32,    0, 10000000, SL_C(SERVICE_ADD) | SL_C(BACKEND_ADD), 0, \
+	  "connection limit, 0: none")                                                 \
+	X(MAX_PENDING,   SL_T_U32,    0, 10000000, SL_C(BACKEND_ADD), 0,                  \
+	  "pending-connection limit, 0: none")                                         \
 	X(MAGLEV_SIZE,   SL_T_U32,    0, 0, 0, 0, "Maglev table size")                     \
 	X(NR_BACKENDS,   SL_T_U32,    0, 0, 0, 0, "backends of a service")                 \
 	X(NR_SERVICES,   SL_T_U32,    0, 0, 0, 0, "services in the running config")        \
@@ -98,13 +113,23 @@ enum sl_attr_type {
 	X(REASONS,       SL_T_NESTED, 0, 0, 0, 0, "REASON entries, one per reason")        \
 	X(REASON,        SL_T_NESTED, 0, 0, 0, 0, "NAME and COUNT of one reason")          \
 	X(NAME,          SL_T_STRING, 0, 0, 0, 0, "name (of a reason)")                    \
-	X(COUNT,         SL_T_U64,    0, 0, 0, 0, "packets counted (under a reason)")
+	X(COUNT,         SL_T_U64,    0, 0, 0, 0, "packets counted (under a reason)")       \
+	X(EVENT,         SL_T_STRING, 0, 0, 0, 0, "what happened: config_applied, service_added, service_removed, backend_added, backend_removed (later: breaker and health transitions)") \
+	X(TIME_NS,       SL_T_U64,    0, 0, 0, 0, "when, CLOCK_REALTIME nanoseconds")      \
+	X(CAUSE,         SL_T_STRING, 0, 0, 0, 0, "why: sighup, reload (the RELOAD command), runtime (a runtime change)") \
+	X(UID,           SL_T_U32,    0, 0, 0, 0, "uid of the sender of the request that caused it") \
+	X(PID,           SL_T_U32,    0, 0, 0, 0, "pid of the sender of the request that caused it")
 
 #define SL_A_ENUM(e, t, lo, hi, takes, req, d) SL_A_##e,
 enum sl_attr { SL_A_UNSPEC, SL_ATTRS(SL_A_ENUM) SL_A__END };
 #undef SL_A_ENUM
 #define SL_A_MAX (SL_A__END - 1)
 #define SL_A_TB  SL_A__END           /* entries of a tb[] array */
+
+/* TAKES/REQUIRES are 32-bit masks of commands; sl_check_attrs keeps a
+ * 64-bit mask of attributes seen. */
+_Static_assert(SL_CMD_MAX <= 32, "a command does not fit the TAKES/REQUIRES masks");
+_Static_assert(SL_A_MAX < 64, "an attribute does not fit the seen mask");
 
 struct sl_cmd_desc {
 	const char *name;
@@ -375,6 +400,9 @@ static inline int sl_proto_check(const struct nlmsghdr *nlh, enum sl_check_mode 
 	cmd = g->cmd;
 	if (cmd == SL_CMD_UNSPEC || cmd >= SL_CMD_MAX)
 		return sl_proto_fail(e, -EOPNOTSUPP, 0, "unknown command %u", cmd);
+	if (mode == SL_CHECK_REQUEST && (sl_cmds[cmd].flags & SL_CF_EVENT))
+		return sl_proto_fail(e, -EOPNOTSUPP, 0, "command %s is sent by the daemon, not a request",
+				     sl_cmds[cmd].name);
 	if (mode == SL_CHECK_REQUEST && g->version != SL_PROTO_VERSION)
 		return sl_proto_fail(e, -EPROTO, 0, "protocol version %u, the daemon speaks %u",
 				     g->version, SL_PROTO_VERSION);

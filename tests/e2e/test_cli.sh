@@ -3,7 +3,9 @@
 # expected fields; a runtime weight of 0 set with the CLI keeps new
 # connections off that backend (exactly as Maglev predicts for that weight)
 # and `sluice reload` returns to the file; a mutating command from an
-# unprivileged user exits 2 and changes nothing; a dump larger than one
+# unprivileged user exits 2 and changes nothing, unless the user is in the
+# config's control_group (as supplementary or primary group; a refusal is
+# logged with uid and pid); a dump larger than one
 # datagram pages through; errors from the daemon exit 2 with its message;
 # no daemon exits 3; docs/protocol.md matches the tables.
 set -uo pipefail
@@ -65,6 +67,28 @@ err=$(sl_nobody reload 2>&1); rc=$?
 [ "$(weight_of "${LAB_BK4[1]}")" = 1 ] || lab_fail "weight changed by a refused request"
 grep -q "refused BACKEND_SET from uid 65534 pid [0-9]" "$LAB_SLUICED_LOG" || lab_fail "refusal not logged"
 
+echo "control_group: its members may change state, others not"
+grp=$(getent group staff | cut -d: -f3)
+[ -n "$grp" ] || lab_fail "no group staff on this system"
+sed -i "1a control_group = \"staff\";" "$conf"
+sl reload || lab_fail "reload with control_group: exit $?"
+sl_member() { lab_gw_exec setpriv --reuid=65534 --regid=65534 --groups="$grp" "$SLUICE" -R "$LAB_RUN_DIR" "$@"; }
+sl_primary() { lab_gw_exec setpriv --reuid=65534 --regid="$grp" --clear-groups "$SLUICE" -R "$LAB_RUN_DIR" "$@"; }
+sl_member backend set web "${LAB_BK4[1]}" weight 3 || lab_fail "set as a member (supplementary group): exit $?"
+[ "$(weight_of "${LAB_BK4[1]}")" = 3 ] || lab_fail "weight not 3 after a member's set"
+sl_primary backend set web "${LAB_BK4[1]}" weight 4 || lab_fail "set as a member (primary group): exit $?"
+[ "$(weight_of "${LAB_BK4[1]}")" = 4 ] || lab_fail "weight not 4 after a member's set"
+err=$(sl_nobody backend set web "${LAB_BK4[1]}" weight 0 2>&1); rc=$?
+[ $rc = 2 ] && grep -q "only uid 0 or group staff" <<<"$err" || lab_fail "set as a non-member: exit $rc, '$err'"
+[ "$(weight_of "${LAB_BK4[1]}")" = 4 ] || lab_fail "weight changed by a non-member"
+grep -q "refused BACKEND_SET from uid 65534 pid [0-9]*.*only uid 0 or group staff" "$LAB_SLUICED_LOG" ||
+	lab_fail "refusal of a non-member not logged"
+sed -i '/^control_group/d' "$conf"
+sl reload || lab_fail "reload without control_group: exit $?"
+err=$(sl_member backend set web "${LAB_BK4[1]}" weight 3 2>&1); rc=$?
+[ $rc = 2 ] || lab_fail "set by a staff member without control_group: exit $rc, '$err'"
+[ "$(weight_of "${LAB_BK4[1]}")" = 1 ] || lab_fail "weight not back to 1 after reload"
+
 echo "runtime weight 0 on b1: new connections avoid it"
 sl backend set web "${LAB_BK4[1]}" weight 0 || lab_fail "backend set weight 0: exit $?"
 [ "$(weight_of "${LAB_BK4[1]}")" = 0 ] || lab_fail "weight not 0 after set"
@@ -109,4 +133,4 @@ sl version >/dev/null 2>&1; rc=$?
 echo 4000000 >"$LAB_RUN_DIR/ctl.portid"      # a stale file naming no socket
 sl -j service list >/dev/null 2>&1; rc=$?
 [ $rc = 3 ] || lab_fail "service list with a stale port id: exit $rc, want 3"
-echo "PASS: sluice CLI: JSON, runtime weight, reload, refusal, paging, exit codes"
+echo "PASS: sluice CLI: JSON, runtime weight, reload, refusal, control_group, paging, exit codes"

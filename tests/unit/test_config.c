@@ -911,6 +911,69 @@ static void test_err_buffer(void **state)
 	sl_config_free(NULL);
 }
 
+/* A config changed in memory obeys the file's rules, and its hash is the
+ * hash the same content has when read from a file. */
+static void test_validate_in_memory(void **state)
+{
+	static const char *two =
+		"interfaces = ( \"eth0\" );\n"
+		"services = ( { name = \"a\"; vip = \"198.18.1.1\"; port = 80;\n"
+		"  backends = ( { addr = \"198.19.0.1\"; port = 80; } ); },\n"
+		"  { name = \"b\"; vip = \"198.18.1.2\"; port = 80;\n"
+		"  backends = ( { addr = \"198.19.0.2\"; port = 80; weight = 3; } ); } );\n";
+	static const char *one =
+		"interfaces = ( \"eth0\" );\n"
+		"services = ( { name = \"a\"; vip = \"198.18.1.1\"; port = 80;\n"
+		"  backends = ( { addr = \"198.19.0.1\"; port = 80; } ); },\n"
+		"  { name = \"b\"; vip = \"198.18.1.2\"; port = 80;\n"
+		"  backends = ( { addr = \"198.19.0.2\"; port = 80; weight = 1; } ); } );\n";
+	struct sl_config *c = load_ok(two), *d = load_ok(one);
+	struct sl_cfg_backend keep;
+	char err[512];
+	__u8 v;
+
+	c->services[1].backends[0].weight = 1;
+	assert_int_equal(sl_config_validate(c, err, sizeof(err)), 0);
+	assert_true(c->hash == d->hash);
+	snprintf(c->services[1].name, sizeof(c->services[1].name), "a");
+	assert_int_equal(sl_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "runtime change: name: service \"a\" is already defined"));
+	snprintf(c->services[1].name, sizeof(c->services[1].name), "b");
+	keep = c->services[1].backends[0];
+	c->services[1].backends[0].addr.addr[0] = ip4("198.18.1.1");
+	assert_int_equal(sl_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is the vip of service \"a\""));
+	c->services[1].backends[0] = keep;
+	c->services[1].backends[0].addr.addr[0] = ip4("198.19.0.1");
+	assert_int_equal(sl_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is already a backend of service"));
+	c->services[1].backends[0].addr.addr[0] = ip4("127.0.0.1");
+	assert_int_equal(sl_config_validate(c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "loopback"));
+	c->services[1].backends[0] = keep;
+	assert_int_equal(sl_config_choice("mode", "dsr", &v, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not supported yet"));
+	assert_int_equal(sl_config_choice("proto", "udp", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, IPPROTO_UDP);
+	sl_config_free(c);
+	sl_config_free(d);
+}
+
+static void test_control_group(void **state)
+{
+	struct sl_config *c = load_ok("interfaces = ( \"eth0\" );\ncontrol_group = \"root\";\n");
+	struct sl_config *d = load_ok("interfaces = ( \"eth0\" );\n");
+
+	assert_string_equal(c->control_group, "root");
+	assert_int_equal(c->control_gid, 0);
+	assert_true(c->hash != d->hash);
+	assert_int_equal(d->control_group[0], 0);
+	expect_err("interfaces = ( \"eth0\" );\ncontrol_group = \"no-such-group-xyz\";\n", 2, "no group named");
+	expect_err("interfaces = ( \"eth0\" );\ncontrol_group = 5;\n", 2, "expected a string");
+	sl_config_free(c);
+	sl_config_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -936,6 +999,8 @@ int main(void)
 		cmocka_unit_test(test_err_maglev_size),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_err_buffer),
+		cmocka_unit_test(test_validate_in_memory),
+		cmocka_unit_test(test_control_group),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,6 +95,13 @@ static void test_every_command_encodes(void **state)
 	for (c = 1; c < SL_CMD_MAX; c++) {
 		struct nlmsghdr *nlh = request(c, 0);
 
+		if (sl_cmds[c].flags & SL_CF_EVENT) {
+			/* the daemon's to send: refused as a request, read as a reply */
+			assert_int_equal(check(nlh, &e, tb), -EOPNOTSUPP);
+			assert_msg_has(&e, "sent by the daemon");
+			assert_int_equal(sl_proto_check(nlh, SL_CHECK_REPLY, tb, &e), 0);
+			continue;
+		}
 		assert_int_equal(check(nlh, &e, tb), 0);
 		assert_int_equal(sl_msg_cmd(nlh), c);
 		assert_int_equal(nlh->nlmsg_seq, 7);
@@ -187,6 +194,38 @@ static void test_missing_attribute(void **state)
 	assert_true(n > 0);
 }
 
+/* An event as the daemon builds it decodes in reply mode with every
+ * attribute in place; no request takes an event attribute. */
+static void test_event_decodes(void **state)
+{
+	static char buf[8192];
+	const struct nlattr *tb[SL_A_TB];
+	struct sl_proto_err e;
+	struct nlmsghdr *nlh = sl_msg_start(buf, SL_CMD_EVENT, 0, 42);
+	unsigned c;
+
+	assert_true(sl_put_str(nlh, sizeof(buf), SL_A_EVENT, "backend_added"));
+	assert_true(sl_put_uint(nlh, sizeof(buf), SL_A_TIME_NS, 1700000000123456789ull));
+	assert_true(sl_put_str(nlh, sizeof(buf), SL_A_CAUSE, "runtime"));
+	assert_true(sl_put_uint(nlh, sizeof(buf), SL_A_UID, 0));
+	assert_true(sl_put_uint(nlh, sizeof(buf), SL_A_PID, 4242));
+	assert_true(sl_put_str(nlh, sizeof(buf), SL_A_SERVICE, "web"));
+	assert_true(sl_put_str(nlh, sizeof(buf), SL_A_ADDR, "198.19.0.13"));
+	assert_true(sl_put_uint(nlh, sizeof(buf), SL_A_PORT, 80));
+	assert_int_equal(sl_proto_check(nlh, SL_CHECK_REPLY, tb, &e), 0);
+	assert_string_equal(sl_get_str(tb[SL_A_EVENT]), "backend_added");
+	assert_true(sl_get_uint(tb[SL_A_TIME_NS]) == 1700000000123456789ull);
+	assert_string_equal(sl_get_str(tb[SL_A_CAUSE]), "runtime");
+	assert_int_equal(sl_get_uint(tb[SL_A_PID]), 4242);
+	assert_string_equal(sl_get_str(tb[SL_A_ADDR]), "198.19.0.13");
+	assert_int_equal(sl_get_uint(tb[SL_A_PORT]), 80);
+	for (c = 1; c < SL_CMD_MAX; c++) {
+		assert_false(sl_attrs[SL_A_EVENT].takes & (1u << c));
+		assert_false(sl_attrs[SL_A_TIME_NS].takes & (1u << c));
+		assert_false(sl_attrs[SL_A_CAUSE].takes & (1u << c));
+	}
+}
+
 static void test_attribute_not_allowed(void **state)
 {
 	const struct nlattr *tb[SL_A_TB];
@@ -198,7 +237,7 @@ static void test_attribute_not_allowed(void **state)
 			struct nlmsghdr *nlh;
 			unsigned off;
 
-			if (sl_attrs[a].takes & (1u << c))
+			if ((sl_attrs[a].takes & (1u << c)) || (sl_cmds[c].flags & SL_CF_EVENT))
 				continue;
 			nlh = request(c, 0);
 			off = nlh->nlmsg_len;
@@ -349,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_type_or_length),
 		cmocka_unit_test(test_out_of_bounds),
 		cmocka_unit_test(test_malformed_messages),
+		cmocka_unit_test(test_event_decodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
