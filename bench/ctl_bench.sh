@@ -3,6 +3,7 @@
 #   ctl.load_cold_ms       first start (no pins) to "ready"
 #   ctl.reload_one_ms      SIGHUP with one backend's weight changed to "config applied"
 #   ctl.restart_adopt_ms   a new sluiced over that config's pins to "ready"
+#   ctl.cli_roundtrip_us   `sluice -j service list` against it, exec to exit
 # Each is the median of BENCH_CTL_RUNS (3) runs, as sluiced itself measures
 # it (CLOCK_MONOTONIC from main() or from reading SIGHUP to the log line;
 # exec and dynamic linking, about a millisecond, are not in it).
@@ -90,7 +91,7 @@ stop() {
 last_ms() { grep -- "$1" "$LOG" | tail -n 1 | sed -n 's/.* in \([0-9.]*\) ms$/\1/p'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
-cold=() reload=() adopt=()
+cold=() reload=() adopt=() cli=()
 readies=0 applied=0
 for ((r = 1; r <= RUNS; r++)); do
 	nsenter --net="/run/netns/$NS" -- "$SLUICED" --config "$conf" --detach >>"$LOG" 2>&1 || exit 1
@@ -111,10 +112,23 @@ for ((r = 1; r <= RUNS; r++)); do
 	start "$readies" || exit 1
 	tail -n 3 "$LOG" | grep -q 'adopted pinned state, config unchanged' || { log "restart did not adopt"; tail -n 5 "$LOG" >&2; exit 1; }
 	adopt+=("$(last_ms 'sluiced: ready')")
+	# What a user waits for: exec, the request, a paged dump of every
+	# service, JSON out.
+	# (netlink is per network namespace: time it from inside sluiced's.)
+	n=${#cli[@]}
+	mapfile -t -O "$n" cli < <(nsenter --net="/run/netns/$NS" -- bash -c '
+		for ((k = 0; k < 10; k++)); do
+			t0=$(date +%s%N)
+			"$1" -R "$2" -j service list >/dev/null || exit 1
+			t1=$(date +%s%N)
+			echo $(((t1 - t0) / 1000))
+		done' _ "$B/sluice" "$DIR/run")
+	((${#cli[@]} == n + 10)) || { log "sluice service list failed"; exit 1; }
 	stop || exit 1
-	log "run $r: cold ${cold[-1]} ms, reload one ${reload[-1]} ms, adopt ${adopt[-1]} ms"
+	log "run $r: cold ${cold[-1]} ms, reload one ${reload[-1]} ms, adopt ${adopt[-1]} ms, cli ${cli[-1]} us"
 done
 cfg="\"services\":$NSVC,\"backends_per_service\":$NBK,\"runs\":$RUNS"
 printf '{"bench":"ctl.load_cold_ms","value":%s,"target":2000,%s}\n' "$(printf '%s\n' "${cold[@]}" | median)" "$cfg" >&3
 printf '{"bench":"ctl.reload_one_ms","value":%s,"target":10,%s}\n' "$(printf '%s\n' "${reload[@]}" | median)" "$cfg" >&3
 printf '{"bench":"ctl.restart_adopt_ms","value":%s,"target":1000,%s}\n' "$(printf '%s\n' "${adopt[@]}" | median)" "$cfg" >&3
+printf '{"bench":"ctl.cli_roundtrip_us","value":%s,"command":"sluice -j service list",%s}\n' "$(printf '%s\n' "${cli[@]}" | median)" "$cfg" >&3
