@@ -2,7 +2,8 @@
 #
 #   make deps      install the Debian packages the project needs (quiet when present)
 #   make           build everything under build/
-#   make check     deps, build, then every test suite (unit, bpf, e2e)
+#   make check     deps, build, then every test suite (unit, bpf, e2e, fuzz)
+#   make fuzz      each libFuzzer harness for FUZZ_SECONDS (default 60) (never part of check)
 #   make bench     benchmarks, one JSON object per line (never part of check)
 #   make demo      deps, build, run the lab demo end to end
 #   make install   DESTDIR= PREFIX=/usr/local
@@ -19,7 +20,7 @@ BPFTOOL ?= bpftool
 
 DEPS := clang llvm gcc make pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libmnl-dev libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev \
-	iproute2 ethtool nginx-light curl libsystemd-dev jq
+	iproute2 ethtool nginx-light curl libsystemd-dev jq libclang-rt-14-dev
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
@@ -46,12 +47,14 @@ BPF_TESTS  := $(patsubst tests/bpf/%.c,$(B)/tests/bpf/%,$(wildcard tests/bpf/tes
 BPF_TEST_LIB := $(filter-out $(wildcard tests/bpf/test_*.c),$(wildcard tests/bpf/*.c))
 E2E_TOOLS  := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
+FUZZ_BINS  := $(B)/fuzz/fuzz_config $(B)/fuzz/fuzz_proto $(B)/fuzz/gen_proto_corpus
+FUZZ_SECONDS ?= 60
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: protocol-doc all deps check unit bpf-test e2e bench demo install clean
+.PHONY: protocol-doc all deps check unit bpf-test e2e fuzz fuzz-corpus bench demo install clean
 
-all: $(B)/sluiced $(B)/sluice $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TOOLS) $(BENCH_BINS)
+all: $(B)/sluiced $(B)/sluice $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TOOLS) $(BENCH_BINS) $(FUZZ_BINS)
 
 deps:
 	@./tests/deps.sh $(DEPS)
@@ -101,12 +104,47 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(SKELS) $(BENCH_SKELS) $(CORE_LIB
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(CORE_LIB) $(PKG_LIBS) -lm
 
+# Fuzzing (tests/fuzz/README.md): libFuzzer harnesses, clang with ASan and
+# UBSan. The code under test is compiled again with the same sanitizers
+# into build/fuzz/ (libsluice.a is gcc's, without them).
+# Every UBSan check is fatal.
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all \
+	-Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(B) -Idaemon \
+	-DSL_LSAN_SUPP='"$(CURDIR)/tests/fuzz/lsan.supp"'
+FUZZ_HDRS  := $(wildcard daemon/*.h) $(wildcard include/sluice/*.h) $(SKELS) tests/fuzz/fuzz.h Makefile
+
+$(B)/fuzz/%.o: daemon/%.c $(FUZZ_HDRS) | $(B)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
+
+$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(B)/fuzz/config.o $(B)/fuzz/maglev.o $(FUZZ_HDRS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $(filter %.c %.o,$^) \
+		$(shell pkg-config --libs libconfig) -lm
+
+# ctl.c with a fake data path: no libbpf, no dataplane.c (see the harness)
+$(B)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(B)/fuzz/ctl.o $(B)/fuzz/config.o $(B)/fuzz/maglev.o $(FUZZ_HDRS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $(filter %.c %.o,$^) \
+		$(shell pkg-config --libs libconfig libmnl) -lm
+
+$(B)/fuzz/gen_proto_corpus: tests/fuzz/gen_proto_corpus.c include/sluice/proto.h | $(B)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(shell pkg-config --cflags --libs libmnl)
+
+# Rewrite the checked-in seed corpus of fuzz_proto from the protocol tables.
+fuzz-corpus: $(B)/fuzz/gen_proto_corpus
+	$(B)/fuzz/gen_proto_corpus tests/fuzz/corpus/proto
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/fuzz.sh
+
 $(B):
 	@mkdir -p $(B)
 
 check: deps
 	@$(MAKE) --no-print-directory all
-	@./tests/run.sh unit bpf e2e
+	@./tests/run.sh unit bpf e2e fuzz
 
 unit: all
 	@./tests/run.sh unit
@@ -129,6 +167,7 @@ install: $(B)/sluiced $(B)/sluice
 	install -D -m 0755 $(B)/sluiced $(DESTDIR)$(PREFIX)/sbin/sluiced
 	install -D -m 0755 $(B)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
 	install -D -m 0644 docs/sluice.8 $(DESTDIR)$(PREFIX)/share/man/man8/sluice.8
+	install -D -m 0644 docs/sluiced.8 $(DESTDIR)$(PREFIX)/share/man/man8/sluiced.8
 	install -D -m 0644 cli/sluice.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sluice
 	install -D -m 0644 packaging/sluice.conf.example $(DESTDIR)$(PREFIX)/share/doc/sluice/sluice.conf.example
 	install -D -m 0644 packaging/sluiced.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sluiced.service

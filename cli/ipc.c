@@ -151,7 +151,7 @@ again:
 			goto again;     /* only the daemon answers us */
 		}
 		len = (int)n;
-		for (nlh = (const struct nlmsghdr *)ipc->rx; mnl_nlmsg_ok(nlh, len);
+		for (nlh = (const struct nlmsghdr *)ipc->rx; sl_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (nlh->nlmsg_seq != req->nlmsg_seq)
 				continue;       /* a late answer to an earlier request */
@@ -223,7 +223,7 @@ int ipc_monitor(struct ipc *ipc, void (*started)(const char *how), ipc_cb cb, vo
 		if (sa.nl_pid != ipc->daemon)
 			continue;       /* anyone can send to the group: only sluiced counts */
 		len = (int)n;
-		for (nlh = (const struct nlmsghdr *)ipc->rx; mnl_nlmsg_ok(nlh, len);
+		for (nlh = (const struct nlmsghdr *)ipc->rx; sl_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (nlh->nlmsg_type != SL_PROTO_MSG_TYPE ||
 			    nlh->nlmsg_len < MNL_NLMSG_HDRLEN + GENL_HDRLEN || sl_msg_cmd(nlh) != SL_CMD_EVENT)

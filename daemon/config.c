@@ -798,6 +798,8 @@ static const struct ref *first_repeat(struct ref *r, unsigned n, const struct re
 {
 	const struct ref *best = NULL;
 
+	if (n < 2)
+		return NULL;
 	qsort(r, n, sizeof(*r), cmp_ref_l4);
 	for (unsigned i = 1; i < n; i++) {
 		unsigned j = i;

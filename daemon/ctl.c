@@ -607,7 +607,9 @@ struct sl_config *sl_ctl_config_dup(const struct sl_config *c)
 			sl_config_free(n);
 			return NULL;
 		}
-		memcpy(n->services[s].backends, cs->backends, cs->nr_backends * sizeof(*cs->backends));
+		if (cs->nr_backends)
+			memcpy(n->services[s].backends, cs->backends,
+			       cs->nr_backends * sizeof(*cs->backends));
 	}
 	return n;
 }
@@ -976,10 +978,14 @@ static void diff_backends(struct sl_ctl *c, const char *cause, const struct sl_c
 	a = malloc((o->nr_backends + 1) * sizeof(*a));
 	b = malloc((n->nr_backends + 1) * sizeof(*b));
 	if (a && b) {
-		memcpy(a, o->backends, o->nr_backends * sizeof(*a));
-		memcpy(b, n->backends, n->nr_backends * sizeof(*b));
-		qsort(a, o->nr_backends, sizeof(*a), cmp_bk);
-		qsort(b, n->nr_backends, sizeof(*b), cmp_bk);
+		if (o->nr_backends) {
+			memcpy(a, o->backends, o->nr_backends * sizeof(*a));
+			qsort(a, o->nr_backends, sizeof(*a), cmp_bk);
+		}
+		if (n->nr_backends) {
+			memcpy(b, n->backends, n->nr_backends * sizeof(*b));
+			qsort(b, n->nr_backends, sizeof(*b), cmp_bk);
+		}
 		for (i = 0, j = 0; i < o->nr_backends || j < n->nr_backends;) {
 			int d = i == o->nr_backends ? 1 : j == n->nr_backends ? -1 : cmp_bk(&a[i], &b[j]);
 
@@ -1234,7 +1240,7 @@ void sl_ctl_event(struct sl_ctl *c)
 		if (!sa.nl_pid)
 			continue;       /* from the kernel: not a client */
 		len = (int)n;
-		for (nlh = (const struct nlmsghdr *)c->rx; mnl_nlmsg_ok(nlh, len);
+		for (nlh = (const struct nlmsghdr *)c->rx; sl_nlmsg_ok(nlh, len);
 		     nlh = mnl_nlmsg_next(nlh, &len))
 			handle(c, nlh, sa.nl_pid, cred);
 	}

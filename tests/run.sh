@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run test suites: unit, bpf, e2e (any of them, in the order given).
+# Run test suites: unit, bpf, e2e, fuzz (any of them, in the order given).
 # Each test program or script is one test: exit 0 passes, 77 skips, else fails.
 # The closing line is "tests: N passed, N failed".
 set -uo pipefail
@@ -19,11 +19,26 @@ run_one() {
 	esac
 }
 
+# A libFuzzer harness over each file of its seed corpus, once (no fuzzing:
+# that is `make fuzz`). Quiet unless it fails.
+fuzz_seeds() {
+	local h=$1 name=${1##*/fuzz_} log rc
+	log=build/fuzz/${1##*/}.seeds.log
+	# -error_exitcode: libFuzzer's default, 77, would count as a skip here
+	"$h" -error_exitcode=1 -timeout=25 -timeout_exitcode=1 tests/fuzz/corpus/"$name"/* >"$log" 2>&1
+	rc=$?
+	echo "$(grep -c '^Executed ' "$log") seed inputs (log: $log)"
+	[ $rc -eq 0 ] || tail -40 "$log"
+	[ $rc -ne 77 ] || rc=1
+	return $rc
+}
+
 for suite in "$@"; do
 	case $suite in
 	unit) for t in build/tests/unit/test_*; do [ -x "$t" ] && run_one "unit/${t##*/}" "$t"; done ;;
 	bpf)  for t in build/tests/bpf/test_*; do [ -x "$t" ] && run_one "bpf/${t##*/}" "$t"; done ;;
 	e2e)  for t in tests/e2e/test_*.sh; do [ -f "$t" ] && run_one "e2e/${t##*/}" bash "$t"; done ;;
+	fuzz) for t in build/fuzz/fuzz_*; do [ -x "$t" ] && run_one "fuzz/${t##*/}" fuzz_seeds "$t"; done ;;
 	*) echo "run.sh: unknown suite $suite" >&2; exit 1 ;;
 	esac
 done

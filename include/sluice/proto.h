@@ -158,6 +158,17 @@ static const char *const sl_type_names[] = {
 	[SL_T_STRING] = "string", [SL_T_BINARY] = "binary", [SL_T_NESTED] = "nested",
 };
 
+/*
+ * One message of a received datagram fits in what is left of it. libmnl
+ * 1.0.4's mnl_nlmsg_ok compares (int)nlmsg_len with len, so a length of 2^31
+ * or more passes and mnl_nlmsg_next leaves the buffer: use this instead.
+ */
+static inline bool sl_nlmsg_ok(const struct nlmsghdr *nlh, int len)
+{
+	return len >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+	       nlh->nlmsg_len <= (unsigned)len;
+}
+
 static inline unsigned sl_type_size(enum sl_attr_type t)
 {
 	switch (t) {
