@@ -30,6 +30,7 @@
 struct daemon {
 	const char *config_path;
 	const char *pin_root;           /* from --pin-root, else the config's */
+	const char *run_dir;            /* from --run-dir, else the config's */
 	struct sl_config *cfg;
 	struct sl_dp *dp;
 	struct sl_nh *nh;
@@ -41,9 +42,10 @@ struct daemon {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sluiced --config FILE [--pin-root DIR] [--check-config | --detach]\n"
+		"usage: sluiced --config FILE [--pin-root DIR] [--run-dir DIR] [--check-config | --detach]\n"
 		"  --config FILE     configuration (sluice.conf(5))\n"
 		"  --pin-root DIR    where maps are pinned (default: the config's pin_root)\n"
+		"  --run-dir DIR     where ctl.portid is written (default: the config's run_dir)\n"
 		"  --check-config    validate FILE and exit\n"
 		"  --detach          one-shot teardown: detach the program, remove the pins\n"
 		"Runs in the foreground; SIGHUP reloads FILE; SIGTERM exits leaving the\n"
@@ -216,6 +218,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "pin-root", required_argument, NULL, 'P' },
+		{ "run-dir", required_argument, NULL, 'R' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "detach", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
@@ -230,10 +233,11 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int c, rc = 1;
 
-	while ((c = getopt_long(argc, argv, "c:P:CDh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:P:R:CDh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': d.config_path = optarg; break;
 		case 'P': d.pin_root = optarg; break;
+		case 'R': d.run_dir = optarg; break;
 		case 'C': check = true; break;
 		case 'D': detach = true; break;
 		case 'h': usage(stdout); return 0;
@@ -250,6 +254,8 @@ int main(int argc, char **argv)
 	}
 	if (!d.pin_root)
 		d.pin_root = d.cfg->pin_root;
+	if (!d.run_dir)
+		d.run_dir = d.cfg->run_dir;
 	if (check) {
 		sl_log(LOG_INFO, "%s: ok (%u services)", d.config_path, d.cfg->nr_services);
 		rc = 0;
@@ -292,7 +298,7 @@ int main(int argc, char **argv)
 	}
 	if (start_state(&d))
 		goto out;
-	if (sl_ctl_open(&d.ctl, d.cfg->run_dir, &ctl_ops, &d, err, sizeof(err))) {
+	if (sl_ctl_open(&d.ctl, d.run_dir, &ctl_ops, &d, err, sizeof(err))) {
 		sl_log(LOG_ERR, "%s", err);
 		goto out;
 	}
