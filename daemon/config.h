@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include <sluice/maps.h>
+#include "breaker.h"
 
 #define SL_NAME_MAX 32
 #define SL_PATH_MAX 256
@@ -28,10 +29,33 @@
 #define SL_DEFAULT_IDLE_TIMEOUT_TCP   300
 #define SL_DEFAULT_IDLE_TIMEOUT_UDP   30
 #define SL_DEFAULT_MAX_EJECTION_PCT   50
+#define SL_DEFAULT_TICK_MS            100     /* passive signals read, breakers ticked */
+#define SL_DEFAULT_RECONCILE_MS       1000    /* reaper: idle expiry and counter reconciliation */
+#define SL_DEFAULT_PENDING_SCAN_MS    10      /* reaper: pending map scanned for connect timeouts */
+#define SL_DEFAULT_CLOSING_TIMEOUT_S  10      /* a CLOSING entry (FIN/RST seen) lives this long idle */
+
+enum sl_check_type { SL_CHECK_NONE = 0, SL_CHECK_TCP, SL_CHECK_HTTP, SL_CHECK_HTTPS };
+
+/* An active health check: a service's, copied into each of its backends
+ * and overridden there key by key ("check" group inside a backend). */
+struct sl_cfg_check {
+	__u8  type;                 /* enum sl_check_type; NONE: no active check */
+	__u8  tls_verify;           /* HTTPS: verify the certificate (default 0) */
+	__u16 port;                 /* host order; 0: the backend's port */
+	__u16 expect_lo, expect_hi; /* HTTP status accepted (default 200-399) */
+	__u32 interval_ms;          /* default 1000 */
+	__u32 timeout_ms;           /* default 1000, <= interval_ms */
+	__u32 rise, fall;           /* default 2, 2 */
+	__u32 jitter_pct;           /* each interval += [0, jitter% of it); default 10 */
+	char  path[128];            /* HTTP(S): default "/" */
+	char  host[128];            /* HTTP(S) Host header; "": the backend's address */
+};
 
 struct sl_cfg_backend {
 	struct sl_l4addr addr;      /* port in network order, proto = the service's */
 	__u32 weight, max_conns, max_pending;
+	struct sl_cfg_check check;  /* resolved: the service's, with this backend's overrides */
+	__u8 check_set;             /* the backend had its own check group */
 	int line;                   /* of the backend's group; 0: added at run time */
 };
 
@@ -41,6 +65,10 @@ struct sl_cfg_service {
 	__u8 mode, sched, reject, on_trip, max_ejection_pct;   /* enums from maps.h */
 	__u32 max_conns, connect_timeout_ms, idle_timeout_s, maglev_size; /* maglev_size resolved: explicit or default */
 	__u8 maglev_size_set;       /* maglev_size was given: a runtime change keeps it */
+	__u8 panic;                 /* enum sl_brk_panic: "fail_open" (default) or "fail_closed" */
+	__u32 drain_timeout_ms;     /* DRAINING: reset what is left after this; 0: never */
+	struct sl_cfg_check check;  /* type NONE when the service has none */
+	struct sl_brk_cfg breaker;  /* sl_brk_cfg_defaults() unless set */
 	int line;                   /* of the service's group; 0: added at run time */
 	struct sl_cfg_backend *backends;
 	unsigned nr_backends;
@@ -53,6 +81,8 @@ struct sl_config {
 	char pin_root[SL_PATH_MAX];
 	char run_dir[SL_PATH_MAX];
 	__u32 conn_table_size;
+	__u32 pending_table_size;   /* sl_pending entries (default SL_PENDING_DEFAULT) */
+	__u32 tick_ms, reconcile_ms, pending_scan_ms, closing_timeout_s;
 	int xdp_generic;
 	char control_group[SL_NAME_MAX];  /* "": uid 0 only may change state */
 	__u32 control_gid;                /* control_group resolved when the config was loaded */

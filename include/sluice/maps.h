@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define SL_LAYOUT_VERSION 1
+#define SL_LAYOUT_VERSION 2
 
 #define SL_MAX_SERVICES   4096
 #define SL_MAX_BACKENDS   65536     /* ids 1..65535; 0 means "none" */
@@ -24,6 +24,11 @@
 #define SL_CONN_DEFAULT   1048576   /* connection table entries */
 #define SL_TCP_OPT_MAX    40
 #define SL_IPV6_EXT_MAX   6         /* extension headers walked before giving up */
+#define SL_PENDING_DEFAULT 65536    /* pending-flow map entries (config: pending_table_size) */
+#define SL_EVENTS_BYTES   (256 * 1024)  /* event ring buffer */
+#define SL_HS_BUCKETS     20        /* handshake-time histogram: bucket i holds
+                                       [2^i, 2^(i+1)) microseconds; bucket 0 also
+                                       everything under 1 us, the last everything above */
 
 enum sl_family { SL_AF_INET = 4, SL_AF_INET6 = 6 };
 
@@ -88,9 +93,19 @@ enum sl_bk_flags {
 	SL_BK_F_NH     = 1 << 1,    /* next hop below is valid */
 	SL_BK_F_GONE   = 1 << 2,    /* removed from the config: no new flows,
 	                               established ones finish; freed when none is left */
+	SL_BK_F_RESET  = 1 << 3,    /* established flows are reset: each end's next packet
+	                               becomes an RST sent back to it (on_trip = reset,
+	                               drain_timeout expired); written by the daemon */
 };
 
-enum sl_breaker {                   /* written by the daemon, read per new flow */
+/*
+ * The gate a new flow meets, written by the daemon, read per new flow:
+ * CLOSED admits; OPEN and DRAINING refuse (breaker_open); HALF_OPEN admits
+ * while sl_bk_live.trial_tokens stays positive (atomic decrement; an
+ * admitted trial flow is marked SL_CONN_F_TRIAL and its handshake reported
+ * on the event ring).
+ */
+enum sl_breaker {
 	SL_BRK_CLOSED = 0, SL_BRK_OPEN, SL_BRK_HALF_OPEN, SL_BRK_DRAINING,
 };
 
@@ -117,9 +132,10 @@ struct sl_backend {
  * neither side ever overwrites the other.
  */
 struct sl_bk_live {
-	__s32 active;               /* established + pending */
-	__s32 pending;
-	__s32 trial_tokens;         /* HALF_OPEN admissions left */
+	__s32 active;               /* established + pending: entries with SL_CONN_F_COUNTED */
+	__s32 pending;              /* entries with SL_CONN_F_PEND */
+	__s32 trial_tokens;         /* HALF_OPEN admissions left (written by the daemon,
+	                               decremented by the data path) */
 	__u32 reserved;
 };
 
@@ -142,18 +158,38 @@ enum sl_conn_state {
 	SL_CONN_CLOSING,            /* FIN or RST seen */
 };
 
+/*
+ * Counting: an entry holds one unit of its backend's (and service's)
+ * sl_*_live.active while SL_CONN_F_COUNTED is set, and one unit of the
+ * backend's pending while SL_CONN_F_PEND is set. Whoever clears a flag
+ * gives the unit back, and flags change only by compare-and-swap of the
+ * whole 32-bit word `sw` (svc_id, state, flags), so a unit is returned
+ * exactly once: by the packet path on SYN-ACK (PEND), on FIN/RST or a
+ * reset (both), or by the daemon's reaper when it removes an entry that
+ * still holds units. Units lost with entries the LRU evicts are given back
+ * by the reconciler.
+ */
 enum sl_conn_flags {
 	SL_CONN_F_REV_NH   = 1 << 0,  /* rev_* next hop is valid */
-	SL_CONN_F_RESET    = 1 << 1,  /* marked for reset (on_trip = reset) */
+	SL_CONN_F_RESET    = 1 << 1,  /* reset by the gateway (on_trip = reset, drain):
+	                                 every further packet of the flow gets an RST */
 	SL_CONN_F_RECOVER  = 1 << 2,  /* created from a mid-flow packet */
+	SL_CONN_F_COUNTED  = 1 << 3,  /* holds a unit of active (backend and service) */
+	SL_CONN_F_PEND     = 1 << 4,  /* holds a unit of the backend's pending */
+	SL_CONN_F_TRIAL    = 1 << 5,  /* admitted with a HALF_OPEN trial token */
 };
 
 /* Connection table value: one entry per flow, both directions. */
 struct sl_conn {
 	__u32 bk_id;
-	__u16 svc_id;
-	__u8  state;                /* enum sl_conn_state */
-	__u8  flags;                /* enum sl_conn_flags */
+	union {
+		struct {
+			__u16 svc_id;
+			__u8  state;        /* enum sl_conn_state */
+			__u8  flags;        /* enum sl_conn_flags */
+		};
+		__u32 sw;               /* the three above, for compare-and-swap */
+	};
 	__u64 syn_ns;               /* bpf_ktime_get_ns() at admission */
 	__u64 seen_ns;              /* last seen, written only when > 1 s stale */
 	/* next hop back to the client, found once per flow */
@@ -183,12 +219,52 @@ struct sl_svc_stats {
 struct sl_bk_stats {
 	__u64 packets;
 	__u64 bytes;
-	__u64 new_flows;
-	__u64 conn_refused;         /* resilience issue: RST while PENDING */
-	__u64 conn_timeout;
-	__u64 icmp_unreach;
-	__u64 resets;               /* RST after establishment */
-	__u64 reserved;
+	__u64 new_flows;            /* entries made = units of active taken */
+	__u64 conn_refused;         /* RST from the backend while PENDING */
+	__u64 conn_timeout;         /* client SYN retransmitted past connect_timeout
+	                               (the daemon counts those its pending scan finds) */
+	__u64 icmp_unreach;         /* ICMP unreachable from or about the backend */
+	__u64 resets;               /* RST from the backend after establishment */
+	__u64 released;             /* units of active given back by the packet path */
+	__u64 pend_taken;           /* units of pending taken (SYN admitted) */
+	__u64 pend_released;        /* units of pending given back by the packet path */
+	__u64 handshakes;           /* SYN-ACKs that established a flow (passive success) */
+	__u64 trip_resets;          /* packets turned into RSTs (SL_BK_F_RESET) */
+	__u32 hs_hist[SL_HS_BUCKETS]; /* handshake time, SYN to SYN-ACK; u32 per CPU,
+	                                 the daemon accumulates differences */
+};
+
+/* sl_pending: a PENDING flow (key: its struct sl_flow_key), made at
+ * admission of a SYN, removed by whoever ends the pending state first: the
+ * packet path (SYN-ACK, RST, FIN, a SYN retransmitted past the timeout) or
+ * the daemon's scan (timeout). Deleting it is how a connect timeout is
+ * claimed exactly once. A full map only loses the early timeout. */
+struct sl_pend {
+	__u64 syn_ns;
+	__u32 bk_id;
+	__u32 svc_id;
+	__u32 connect_timeout_ms;
+	__u32 pad;
+};
+
+/* sl_events (ring buffer): failures and trial outcomes, so the daemon
+ * wakes at once. */
+enum sl_event_kind {
+	SL_EV_REFUSED = 1,          /* RST from the backend while PENDING */
+	SL_EV_TIMEOUT,              /* connect timeout (client SYN retransmission) */
+	SL_EV_ICMP,                 /* ICMP unreachable from or about the backend */
+	SL_EV_RESET,                /* RST from the backend after establishment */
+	SL_EV_TRIAL_OK,             /* a HALF_OPEN trial flow's handshake completed */
+};
+
+struct sl_event {
+	__u64 ns;                   /* bpf_ktime_get_ns() */
+	__u32 bk_id;
+	__u16 svc_id;
+	__u8  kind;                 /* enum sl_event_kind */
+	__u8  pad;
+	__u32 value;                /* TRIAL_OK: handshake time in us; else 0 */
+	__u32 pad2;
 };
 
 /*

@@ -6,7 +6,9 @@
  *
  * X(ENUM, VERDICT, "name", "what it means")
  * PASS: handed to the kernel unchanged (or, for no_neigh, already rewritten);
- * DROP: ours and malformed or refused, dropped here.
+ * DROP: ours and malformed or refused, dropped here (a refused TCP packet
+ *       may instead be turned into an RST sent back with XDP_TX: the
+ *       service's reject = "rst", and trip_reset).
  */
 #ifndef SLUICE_REASONS_H
 #define SLUICE_REASONS_H
@@ -31,7 +33,12 @@
 	X(NO_FLOW,        DROP, "no_flow",        "backend reply for a flow not in the table")  \
 	X(ICMP_UNMATCHED, DROP, "icmp_unmatched", "ICMP error about no known flow, or ICMP to a VIP that is not an error") \
 	X(ICMP_MALFORMED, DROP, "icmp_malformed", "ICMP error whose quoted packet cannot be parsed") \
-	X(FIB_FAILED,     DROP, "fib_failed",     "no route towards the backend or client")
+	X(FIB_FAILED,     DROP, "fib_failed",     "no route towards the backend or client") \
+	X(BREAKER_OPEN,   DROP, "breaker_open",   "new flow refused: every candidate's breaker is open, half-open without tokens, or draining") \
+	X(BULKHEAD_BACKEND, DROP, "bulkhead_backend", "new flow refused: every candidate backend is at max_conns") \
+	X(PENDING_FULL,   DROP, "pending_full",   "new flow refused: every candidate backend is at max_pending") \
+	X(BULKHEAD_SERVICE, DROP, "bulkhead_service", "new flow refused: the service is at max_conns") \
+	X(TRIP_RESET,     DROP, "trip_reset",     "packet of a flow whose backend tripped or drained out: answered with an RST")
 
 #define SL_R_ENUM(e, v, n, d) SL_R_##e,
 enum sl_reason { SL_REASONS(SL_R_ENUM) SL_R_MAX };
