@@ -20,7 +20,7 @@ BPFTOOL ?= bpftool
 
 DEPS := clang llvm gcc make pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libmnl-dev libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev \
-	iproute2 ethtool nginx-light curl libsystemd-dev jq libclang-rt-14-dev \
+	iproute2 ethtool nginx-light curl libsystemd-dev jq libclang-rt-14-dev nftables \
 	libcurl4-openssl-dev
 
 CFLAGS  ?= -O2 -g

@@ -10,13 +10,15 @@
 #                   (build/bench/livepps inside a tests/e2e/lab.sh lab)
 #   ctl.load_cold_ms, ctl.reload_one_ms, ctl.restart_adopt_ms
 #                   sluiced on 1,000 services x 10 backends (bench/ctl_bench.sh)
+#   drill.crash, drill.blackhole
+#                   failure detection under 200 new connections/s (bench/drill.sh)
 # Exit status: 0, or 1 when a benchmark failed or a path check did not hold.
 # A lab that cannot run here (not root, tools missing) is reported as a
 # "skipped" line, not a failure.
 #
 # Environment: BENCH_REPEAT (1000000), BENCH_RUNS (5), BENCH_LIVE_COUNT
 # (frames per round, 10000000), BENCH_LIVE_ROUNDS (3), BENCH_ONLY (test_run,
-# live or ctl: run one part).
+# live, ctl or drill: run one part).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -88,6 +90,11 @@ fi
 # ---- 3. control plane: load, reload, adoption (about 15 s) --------------
 if [ -z "$ONLY" ] || [ "$ONLY" = ctl ]; then
 	timeout --foreground 300 "$TOP/bench/ctl_bench.sh" >&3 || { log "FAIL: ctl_bench"; status=1; }
+fi
+
+# ---- 4. failure drills (about 30 s) ---------------------------------------
+if [ -z "$ONLY" ] || [ "$ONLY" = drill ]; then
+	timeout --foreground 300 "$TOP/bench/drill.sh" >&3 || { log "FAIL: drills"; status=1; }
 fi
 
 exit $status

@@ -380,6 +380,15 @@ int sl_brk_tick(struct sl_brk *b, __u64 now_ns, struct sl_brk_trans *t)
 	return 1;
 }
 
+int sl_brk_trip(struct sl_brk *b, __u64 now_ns, enum sl_brk_signal sig, const char *why,
+		struct sl_brk_trans *t)
+{
+	if ((unsigned)sig > SL_BRK_SIG_MAX || !automaton_runs(b) || b->state == SL_BRKS_OPEN)
+		return 0;
+	trip(b, now_ns, sig, t, why);
+	return 1;
+}
+
 static void automaton_reset(struct sl_brk *b)
 {
 	b->state = SL_BRKS_CLOSED;

@@ -8,7 +8,6 @@
  * the service policy's verdict) into sl_backend.breaker and, on entering
  * HALF_OPEN, the transition's trial_tokens into sl_bk_live.trial_tokens.
  *
- * Not wired into the daemon yet (docs/decisions.md, "Circuit breakers").
  */
 #ifndef SLUICE_BREAKER_H
 #define SLUICE_BREAKER_H
@@ -136,6 +135,13 @@ int  sl_brk_init(struct sl_brk *b, const struct sl_brk_cfg *c, sl_brk_rand_fn rn
 int  sl_brk_success(struct sl_brk *b, __u64 now_ns, enum sl_brk_signal sig, struct sl_brk_trans *t);
 int  sl_brk_failure(struct sl_brk *b, __u64 now_ns, enum sl_brk_signal sig, struct sl_brk_trans *t);
 int  sl_brk_tick(struct sl_brk *b, __u64 now_ns, struct sl_brk_trans *t);
+
+/* Trip now, whatever the window says (an active check's fall reached, or
+ * state adopted from a previous daemon): CLOSED or HALF_OPEN -> OPEN with
+ * reason why. 1 when it tripped; 0 when already OPEN or the automaton is
+ * frozen by a manual mode. sig may be SL_BRK_SIG_MAX (none). */
+int  sl_brk_trip(struct sl_brk *b, __u64 now_ns, enum sl_brk_signal sig, const char *why,
+		 struct sl_brk_trans *t);
 
 /* Manual control: DRAINING, FORCED_OPEN, FORCED_CLOSED, METRICS_ONLY, or
  * AUTO (release). Reason "manual: <mode>". Returns 1 (a transition) or 0

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -265,6 +266,30 @@ static int load_mirror(struct dp_state *st)
 
 /* ---- open / close ----------------------------------------------------- */
 
+static size_t live_len(size_t vsz, size_t n)
+{
+	size_t pg = sysconf(_SC_PAGESIZE);
+
+	return (vsz * n + pg - 1) / pg * pg;
+}
+
+static void unmap_live(struct sl_dp *dp)
+{
+	if (dp->bk_live && dp->bk_live != MAP_FAILED)
+		munmap(dp->bk_live, live_len(sizeof(struct sl_bk_live), SL_MAX_BACKENDS));
+	if (dp->svc_live && dp->svc_live != MAP_FAILED)
+		munmap(dp->svc_live, live_len(sizeof(struct sl_svc_live), SL_MAX_SERVICES));
+	dp->bk_live = NULL;
+	dp->svc_live = NULL;
+}
+
+int sl_dp_map_fd(const struct sl_dp *dp, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(dp->skel->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
 int sl_dp_open(struct sl_dp **out, const struct sl_dp_opts *o, char *err, size_t errlen)
 {
 	struct dp_state *st;
@@ -291,6 +316,8 @@ int sl_dp_open(struct sl_dp **out, const struct sl_dp_opts *o, char *err, size_t
 	}
 	bpf_map__set_max_entries(dp->skel->maps.sl_conn,
 				 o->conn_table_size ? o->conn_table_size : SL_CONN_DEFAULT);
+	bpf_map__set_max_entries(dp->skel->maps.sl_pending,
+				 o->pending_table_size ? o->pending_table_size : SL_PENDING_DEFAULT);
 
 	if (o->pin_root) {
 		struct sl_meta meta;
@@ -356,6 +383,14 @@ int sl_dp_open(struct sl_dp **out, const struct sl_dp_opts *o, char *err, size_t
 			}
 		}
 	}
+	dp->bk_live = mmap(NULL, live_len(sizeof(struct sl_bk_live), SL_MAX_BACKENDS),
+			   PROT_READ | PROT_WRITE, MAP_SHARED, FD(dp, sl_bk_live), 0);
+	dp->svc_live = mmap(NULL, live_len(sizeof(struct sl_svc_live), SL_MAX_SERVICES),
+			    PROT_READ | PROT_WRITE, MAP_SHARED, FD(dp, sl_svc_live), 0);
+	if (dp->bk_live == MAP_FAILED || dp->svc_live == MAP_FAILED) {
+		rc = errf(err, errlen, errno, "cannot map the live counters: %s", strerror(errno));
+		goto fail;
+	}
 	if (dp->adopted) {
 		__u32 want = o->conn_table_size ? o->conn_table_size : SL_CONN_DEFAULT;
 
@@ -376,6 +411,7 @@ int sl_dp_open(struct sl_dp **out, const struct sl_dp_opts *o, char *err, size_t
 	*out = dp;
 	return 0;
 fail:
+	unmap_live(dp);
 	sluice__destroy(dp->skel);
 	free(st);
 	return rc ? rc : -EINVAL;
@@ -385,6 +421,7 @@ void sl_dp_close(struct sl_dp *dp)
 {
 	if (!dp)
 		return;
+	unmap_live(dp);
 	sluice__destroy(dp->skel);
 	free(ST(dp)->addrs);
 	free(ST(dp));
@@ -782,15 +819,16 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 				v = st->bk[id];         /* keeps next hop and breaker */
 			v.addr = cb->addr;
 			v.svc_id = svc_ids[s];
-			v.flags = (v.flags & SL_BK_F_NH) | SL_BK_F_ACTIVE;
+			v.flags = (v.flags & (SL_BK_F_NH | SL_BK_F_RESET)) | SL_BK_F_ACTIVE;
 			v.weight = cb->weight;
 			v.max_conns = cb->max_conns;
 			v.max_pending = cb->max_pending;
 			if (fresh) {
-				struct sl_bk_live live = { 0 };
-
+				/* a new id: no flow can hold its units */
 				zero_percpu(dp, FD(dp, sl_bk_stats), id, sizeof(struct sl_bk_stats));
-				bpf_map_update_elem(FD(dp, sl_bk_live), &id, &live, BPF_ANY);
+				__atomic_store_n(&dp->bk_live[id].active, 0, __ATOMIC_RELAXED);
+				__atomic_store_n(&dp->bk_live[id].pending, 0, __ATOMIC_RELAXED);
+				__atomic_store_n(&dp->bk_live[id].trial_tokens, 0, __ATOMIC_RELAXED);
 			}
 			rc = write_backend(st, id, &v);
 			if (rc) {
@@ -877,6 +915,7 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 		v.reject = cs->reject;
 		v.on_trip = cs->on_trip;
 		v.max_ejection_pct = cs->max_ejection_pct;
+		v.panic = cs->panic;
 		if (!st->svc_used[id] || memcmp(&st->svc[id], &v, sizeof(v))) {
 			if (!st->svc_used[id]) {
 				struct sl_svc_live live = { 0 };
@@ -1024,6 +1063,20 @@ int sl_dp_set_nexthop(struct sl_dp *dp, __u32 bk_id, __u32 ifindex,
 		memset(v.nh_dmac, 0, 6);
 		memset(v.nh_smac, 0, 6);
 	}
+	return write_backend(st, bk_id, &v);
+}
+
+int sl_dp_set_gate(struct sl_dp *dp, __u32 bk_id, __u8 breaker, bool reset, __u8 mode)
+{
+	struct dp_state *st = ST(dp);
+	struct sl_backend v;
+
+	if (bk_id == 0 || bk_id >= SL_MAX_BACKENDS || !st->bk_used[bk_id])
+		return -ENOENT;
+	v = st->bk[bk_id];
+	v.breaker = breaker;
+	v.mode = mode;
+	v.flags = reset ? v.flags | SL_BK_F_RESET : v.flags & ~SL_BK_F_RESET;
 	return write_backend(st, bk_id, &v);
 }
 

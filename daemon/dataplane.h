@@ -18,6 +18,7 @@ struct sluice;                  /* the skeleton, build/sluice.skel.h */
 struct sl_dp_opts {
 	const char *pin_root;   /* NULL: maps are not pinned (tests) */
 	__u32 conn_table_size;  /* 0: SL_CONN_DEFAULT */
+	__u32 pending_table_size; /* 0: SL_PENDING_DEFAULT */
 };
 
 struct sl_dp {
@@ -27,6 +28,10 @@ struct sl_dp {
 	bool adopted;           /* maps came from pins a previous sluiced left */
 	int nr_cpus;
 	bool nh_dirty;          /* a backend got an id or a new address: next hops to resolve */
+	/* sl_bk_live and sl_svc_live, mapped: moved only with atomic
+	 * operations (the data path moves them too) */
+	struct sl_bk_live *bk_live;
+	struct sl_svc_live *svc_live;
 };
 
 /* Open the object, adopt pinned maps of the same layout or create and pin
@@ -47,6 +52,14 @@ __u32 sl_dp_backend_id(const struct sl_dp *dp, const struct sl_l4addr *a);
 
 /* The mirror's view of backend id (NULL: unused). */
 const struct sl_backend *sl_dp_backend(const struct sl_dp *dp, __u32 id);
+
+/* The gate backend bk_id's new flows meet (enum sl_breaker), whether its
+ * established flows are reset (SL_BK_F_RESET), and the operator's mode
+ * kept with it across restarts. Unchanged values write nothing. */
+int sl_dp_set_gate(struct sl_dp *dp, __u32 bk_id, __u8 breaker, bool reset, __u8 mode);
+
+/* Map file descriptor of a map of the skeleton, by name ("sl_conn"). */
+int sl_dp_map_fd(const struct sl_dp *dp, const char *name);
 
 /* Write a backend's next hop (ifindex 0: none known). */
 int sl_dp_set_nexthop(struct sl_dp *dp, __u32 bk_id, __u32 ifindex,

@@ -22,6 +22,7 @@
 #include "nexthop.h"
 #include "notify.h"
 #include "ctl.h"
+#include "resil.h"
 #include "log.h"
 
 #define SL_TICK_MS        1000
@@ -35,6 +36,7 @@ struct daemon {
 	struct sl_dp *dp;
 	struct sl_nh *nh;
 	struct sl_ctl *ctl;
+	struct sl_resil *resil;
 	int epfd, sigfd, tfd;
 	unsigned long ticks;
 };
@@ -70,6 +72,8 @@ static int apply(struct daemon *d, struct sl_config *cfg)
 		sl_nh_refresh(d->nh);
 		d->dp->nh_dirty = false;
 	}
+	if (d->resil)
+		sl_resil_config(d->resil, cfg);
 	return 0;
 }
 
@@ -105,6 +109,16 @@ static int reload(struct daemon *d, const char *cause, char *why, size_t whylen)
 	d->cfg = cfg;
 	sl_notify_ready("running: %u services, config reloaded", cfg->nr_services);
 	return 0;
+}
+
+/* Breaker and health transitions go out on the event group (once the
+ * control server is up). */
+static void resil_event(void *ctx, const struct sl_resil_event *e)
+{
+	struct daemon *d = ctx;
+
+	(void)d;
+	(void)e;
 }
 
 /* The control server's view of the loop's state (daemon/ctl.h). */
@@ -208,6 +222,8 @@ static int loop(struct daemon *d)
 				sl_nh_event(d->nh);
 			} else if (d->ctl && fd == sl_ctl_fd(d->ctl)) {
 				sl_ctl_event(d->ctl);
+			} else if (d->resil && fd == sl_resil_fd(d->resil)) {
+				sl_resil_dispatch(d->resil);
 			}
 		}
 	}
@@ -286,6 +302,7 @@ int main(int argc, char **argv)
 
 	dopts.pin_root = d.pin_root;
 	dopts.conn_table_size = d.cfg->conn_table_size;
+	dopts.pending_table_size = d.cfg->pending_table_size;
 	if (sl_dp_open(&d.dp, &dopts, err, sizeof(err))) {
 		sl_log(LOG_ERR, "%s", err);
 		goto out;
@@ -298,6 +315,12 @@ int main(int argc, char **argv)
 	}
 	if (start_state(&d))
 		goto out;
+	if (sl_resil_open(&d.resil, d.dp, resil_event, &d, err, sizeof(err)) ||
+	    add_fd(d.epfd, sl_resil_fd(d.resil))) {
+		sl_log(LOG_ERR, "%s", err);
+		goto out;
+	}
+	sl_resil_config(d.resil, d.cfg);
 	if (sl_ctl_open(&d.ctl, d.run_dir, &ctl_ops, &d, err, sizeof(err))) {
 		sl_log(LOG_ERR, "%s", err);
 		goto out;
@@ -313,6 +336,7 @@ int main(int argc, char **argv)
 	sl_notify_stopping();
 out:
 	sl_ctl_close(d.ctl);
+	sl_resil_close(d.resil);
 	sl_nh_close(d.nh);
 	sl_dp_close(d.dp);
 	sl_config_free(d.cfg);

@@ -118,7 +118,9 @@ struct sl_backend {
 	__u32 max_conns;            /* 0: unlimited */
 	__u32 max_pending;          /* 0: unlimited */
 	__u8  breaker;              /* enum sl_breaker */
-	__u8  pad[3];
+	__u8  mode;                 /* daemon only: the operator's breaker mode (daemon/breaker.h
+	                               enum sl_brk_mode), pinned so a restart keeps it */
+	__u8  pad[2];
 	/* next hop towards the backend, resolved by the daemon */
 	__u32 nh_ifindex;
 	__u8  nh_dmac[6];

@@ -351,6 +351,58 @@ EOF
 	echo "$LAB_LAST_PID" >"$dir/pid"
 }
 
+# lab_backend_stop I: kill backend I's nginx (its server is gone: connects
+# are refused by the backend's kernel). lab_backend_start I: start it again
+# and wait until it listens.
+lab_backend_stop() {
+	local pid
+	pid=$(cat "$LAB_DIR/b$1/pid") || return 1
+	kill "$pid" 2>/dev/null
+	lab_wait_pid "$pid" 100
+	return 0
+}
+lab_backend_start() {
+	_lab_start_nginx "$1" && _lab_wait_nginx "$1"
+}
+
+# lab_blackhole I on|off: drop every packet backend I receives or sends,
+# inside its namespace (nftables), or stop doing so.
+lab_blackhole() {
+	if [ "$2" = on ]; then
+		lab_exec "b$1" nft -f - <<'EOF'
+table inet sl_blackhole {
+	chain in { type filter hook input priority -300; policy drop; }
+	chain out { type filter hook output priority -300; policy drop; }
+}
+EOF
+	else
+		lab_exec "b$1" nft delete table inet sl_blackhole
+	fi
+}
+
+# lab_gate I: the breaker gate backend I's (IPv4) slot shows in slstat.
+lab_gate() {
+	"$LAB_TOOLS/slstat" "$LAB_PIN_ROOT" | awk -v a="${LAB_BK4[$1]}:$LAB_PORT" \
+		'$1 == "backend" && $3 == a { for (i = 4; i < NF; i++) if ($i == "gate") { print $(i + 1); exit } }'
+}
+
+# lab_bk_field I FIELD: a counter of backend I's (IPv4) slstat line.
+lab_bk_field() {
+	"$LAB_TOOLS/slstat" "$LAB_PIN_ROOT" | awk -v a="${LAB_BK4[$1]}:$LAB_PORT" -v f="$2" \
+		'$1 == "backend" && $3 == a { for (i = 4; i < NF; i++) if ($i == f) { print $(i + 1); exit } }'
+}
+
+# lab_wait_gate I STATE [TRIES]: until backend I's gate is STATE (0.1 s a try, default 100).
+lab_wait_gate() {
+	local k
+	for ((k = 0; k < ${3:-100}; k++)); do
+		[ "$(lab_gate "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	lab_log "backend b$1: gate $(lab_gate "$1"), expected $2"
+	return 1
+}
+
 # Both listeners up (bounded: 10 s).
 _lab_wait_nginx() {
 	local i=$1 n k pid
@@ -439,7 +491,9 @@ lab_backend_name() {
 
 # lab_write_config FILE [v4|v6|both] [BACKEND...]: a sluice config for this
 # lab: service "web" (v4 VIP) and/or "web6" (v6 VIP), port 80, with the
-# backends given by number (1..3, default all) at weight 1.
+# backends given by number (1..3, default all) at weight 1. Extra settings:
+# LAB_TOP_EXTRA (top-level lines), LAB_SVC_EXTRA (inside each service),
+# LAB_BK_EXTRA[I] (inside backend I's group), LAB_CONN_TABLE (entries).
 lab_write_config() {
 	local file=$1 fam=${2:-both} i sep
 	shift 2 2>/dev/null || shift $#
@@ -459,7 +513,8 @@ lab_write_config() {
 		printf ' );\n'
 		echo "pin_root = \"$LAB_PIN_ROOT\";"
 		echo "run_dir = \"$LAB_RUN_DIR\";"
-		echo "conn_table_size = 65536;"
+		echo "conn_table_size = ${LAB_CONN_TABLE:-65536};"
+		[ -n "${LAB_TOP_EXTRA:-}" ] && echo "$LAB_TOP_EXTRA"
 		echo "services = ("
 		sep=
 		if [ "$fam" != v6 ]; then
@@ -480,11 +535,12 @@ _lab_config_service() {
 	shift 3
 	local -n addrs=$arr
 	echo "  { name = \"$name\"; vip = \"$vip\"; port = $LAB_PORT; proto = \"tcp\";"
+	[ -n "${LAB_SVC_EXTRA:-}" ] && echo "    $LAB_SVC_EXTRA"
 	echo "    backends = ("
 	for i in "$@"; do
 		n=$((n + 1))
-		printf '      { addr = "%s"; port = %d; weight = 1; }%s\n' "${addrs[i]}" "$LAB_PORT" \
-			"$( ((n < $#)) && echo ,)"
+		printf '      { addr = "%s"; port = %d; weight = 1; %s}%s\n' "${addrs[i]}" "$LAB_PORT" \
+			"${LAB_BK_EXTRA[i]:-}" "$( ((n < $#)) && echo ,)"
 	done
 	echo "    ); }"
 }

@@ -24,6 +24,12 @@
  *       Prints "rate: attempted N ok N failed N" and "backend B N" lines.
  *       Exit 1 if any failed.
  *
+ *   slconn open ADDR PORT --count N --stop-file F [--seconds S] [--src ADDR]
+ *       N idle connections (handshake only, no request), opened one after
+ *       the other; prints "open: established N failed N", then holds them
+ *       until F exists (or S seconds, default 60 pass) and closes them all.
+ *       Exit 1 if any failed to connect.
+ *
  * Connections end with the server's close (we read to EOF before closing),
  * so TIME_WAIT stays on the backend and source ports can be reused.
  */
@@ -42,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -71,7 +78,8 @@ static void usage(void)
 		"       slconn hold ADDR PORT --seconds S --interval-ms I [--src ADDR] [--sport P]\n"
 		"                   [--stop-file F] [--verbose]\n"
 		"       slconn rate ADDR PORT --seconds S --rate R [--concurrency C]\n"
-		"                   [--sport-base P --sport-count N] [--src ADDR]\n");
+		"                   [--sport-base P --sport-count N] [--src ADDR]\n"
+		"       slconn open ADDR PORT --count N --stop-file F [--seconds S] [--src ADDR]\n");
 	exit(2);
 }
 
@@ -700,6 +708,47 @@ static int do_rate(const struct opts *o)
 	return failed ? 1 : 0;
 }
 
+static int do_open(const struct opts *o)
+{
+	struct rlimit rl;
+	int64_t end;
+	long i, ok = 0, failed = 0;
+	int *fds;
+
+	if (!o->count || !o->stop_file)
+		usage();
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	fds = calloc(o->count, sizeof(*fds));
+	if (!fds)
+		die("out of memory");
+	for (i = 0; i < o->count; i++) {
+		int fd = start_connect(o, 0);
+
+		if (fd >= 0 && (wait_fd(fd, POLLOUT, now_ms() + o->timeout_ms) || finish_connect(fd))) {
+			close(fd);
+			fd = -1;
+		}
+		fds[i] = fd;
+		if (fd < 0)
+			failed++;
+		else
+			ok++;
+	}
+	printf("open: established %ld failed %ld\n", ok, failed);
+	fflush(stdout);
+	end = now_ms() + (o->seconds ? o->seconds : 60) * 1000;
+	while (!stop_requested(o) && now_ms() < end)
+		usleep(20000);
+	for (i = 0; i < o->count; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -712,6 +761,8 @@ int main(int argc, char **argv)
 		return do_hold(&o);
 	if (!strcmp(o.mode, "rate"))
 		return do_rate(&o);
+	if (!strcmp(o.mode, "open"))
+		return do_open(&o);
 	usage();
 	return 2;
 }

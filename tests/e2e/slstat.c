@@ -4,8 +4,17 @@
  * maps (no daemon needed), for the e2e tests and the demo.
  *
  *   service ID VIP:PORT packets N bytes N new_flows N    (services with traffic)
- *   backend ID ADDR:PORT packets N bytes N new_flows N active N pending N [gone]
+ *   backend ID ADDR:PORT packets N bytes N new_flows N refused N timeouts N
+ *           resets N handshakes N trip_resets N gate G [reset] [active N pending N] [gone]
+ *   table backend ID counted N pending N entries N        (with --table)
+ *   table service ID counted N live N                     (with --table)
  *   reason NAME N                                         (non-zero only)
+ *
+ * gate: the breaker value new flows meet (closed, open, half_open,
+ * draining); "reset": the backend's established flows are being reset.
+ * --table walks the connection table and counts, per backend, the entries
+ * holding a unit of active ("counted") and of pending, to compare with the
+ * live counters.
  *
  * One "backend" line per slot flagged SL_BK_F_ACTIVE in sl_backend. The
  * per-CPU values are summed over the possible CPUs. "active"/"pending" come
@@ -28,6 +37,7 @@ static const char *const reason_names[SL_R_MAX] = { SL_REASONS(SL_R_NAME) };
 #undef SL_R_NAME
 
 static const char *pin_root;
+static const char *const gate_names[4] = { "closed", "open", "half_open", "draining" };
 
 static int open_pin(const char *name, bool required)
 {
@@ -161,11 +171,19 @@ static int print_backends(int ncpu)
 		memset(vals, 0, ncpu * sizeof(*vals));
 		if (id < n_stats)
 			lookup_percpu(st_fd, id, vals);
-		printf("backend %u %s packets %llu bytes %llu new_flows %llu", id,
+		printf("backend %u %s packets %llu bytes %llu new_flows %llu refused %llu timeouts %llu"
+		       " resets %llu handshakes %llu trip_resets %llu gate %s%s", id,
 		       fmt_l4addr(&bk.addr, addr, sizeof(addr)),
 		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, packets),
 		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, bytes),
-		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, new_flows));
+		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, new_flows),
+		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, conn_refused),
+		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, conn_timeout),
+		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, resets),
+		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, handshakes),
+		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, trip_resets),
+		       bk.breaker < 4 ? gate_names[bk.breaker] : "?",
+		       bk.flags & SL_BK_F_RESET ? " reset" : "");
 		if (live_fd >= 0 && id < n_live && !bpf_map_lookup_elem(live_fd, &id, &live))
 			printf(" active %d pending %d", live.active, live.pending);
 		printf("%s\n", bk.flags & SL_BK_F_GONE ? " gone" : "");
@@ -205,12 +223,51 @@ static int print_reasons(int ncpu)
 	return 0;
 }
 
+/* Units held by the connection table's entries, per backend and service. */
+static int print_table(void)
+{
+	static __u32 counted[SL_MAX_BACKENDS], pend[SL_MAX_BACKENDS], entries[SL_MAX_BACKENDS];
+	static __u32 svc_counted[SL_MAX_SERVICES];
+	struct sl_flow_key key, next;
+	struct sl_conn c;
+	struct sl_svc_live sl;
+	void *prev = NULL;
+	int fd = open_pin("sl_conn", true), live_fd = open_pin("sl_svc_live", true);
+	__u32 id;
+
+	if (fd < 0 || live_fd < 0)
+		return -1;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &c) || c.bk_id >= SL_MAX_BACKENDS)
+			continue;
+		entries[c.bk_id]++;
+		if (c.flags & SL_CONN_F_COUNTED) {
+			counted[c.bk_id]++;
+			if (c.svc_id < SL_MAX_SERVICES)
+				svc_counted[c.svc_id]++;
+		}
+		if (c.flags & SL_CONN_F_PEND)
+			pend[c.bk_id]++;
+	}
+	for (id = 0; id < SL_MAX_BACKENDS; id++)
+		if (entries[id])
+			printf("table backend %u counted %u pending %u entries %u\n", id, counted[id],
+			       pend[id], entries[id]);
+	for (id = 0; id < SL_MAX_SERVICES; id++)
+		if (!bpf_map_lookup_elem(live_fd, &id, &sl) && (svc_counted[id] || sl.active))
+			printf("table service %u counted %u live %d\n", id, svc_counted[id], sl.active);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ncpu, err = 0;
+	bool table = argc == 3 && !strcmp(argv[2], "--table");
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: slstat PIN_ROOT\n");
+	if ((argc != 2 && !table) || argv[1][0] == '-') {
+		fprintf(stderr, "usage: slstat PIN_ROOT [--table]\n");
 		return 2;
 	}
 	pin_root = argv[1];
@@ -224,6 +281,8 @@ int main(int argc, char **argv)
 	if (print_backends(ncpu))
 		err = 1;
 	if (print_reasons(ncpu))
+		err = 1;
+	if (table && print_table())
 		err = 1;
 	return err;
 }

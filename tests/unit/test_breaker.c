@@ -679,6 +679,42 @@ static void test_panic(void **st __attribute__((unused)))
 	assert_int_equal(v[1].dp, SL_BRK_OPEN);
 }
 
+/* sl_brk_trip: an active check's fall, or state adopted at restart. */
+static void test_forced_trip(void **st __attribute__((unused)))
+{
+	struct sl_brk_cfg c;
+	struct sl_brk_trans t;
+	struct sl_brk b;
+
+	cfg_consec(&c);
+	init(&b, &c);
+	assert_int_equal(sl_brk_trip(&b, T0, SL_BRK_SIG_CHECK, "check fall reached: refused", &t), 1);
+	assert_int_equal(t.from, SL_BRKS_CLOSED);
+	assert_int_equal(t.to, SL_BRKS_OPEN);
+	assert_int_equal(t.signal, SL_BRK_SIG_CHECK);
+	assert_string_equal(t.reason, "check fall reached: refused");
+	assert_int_equal(sl_brk_effective(&b), SL_BRK_OPEN);
+	/* already open: nothing */
+	assert_int_equal(sl_brk_trip(&b, T0 + MS, SL_BRK_SIG_CHECK, "again", &t), 0);
+	/* from HALF_OPEN it reopens with a doubled time */
+	assert_int_equal(sl_brk_tick(&b, T0 + 10000 * MS, &t), 1);
+	assert_int_equal(sl_brk_state(&b), SL_BRKS_HALF_OPEN);
+	assert_int_equal(sl_brk_trip(&b, T0 + 10001 * MS, SL_BRK_SIG_MAX, "adopted", &t), 1);
+	assert_int_equal(t.from, SL_BRKS_HALF_OPEN);
+	assert_int_equal(t.open_ms, 2 * c.open_ms);
+	/* a manual mode freezes the automaton: no trip */
+	init(&b, &c);
+	assert_int_equal(sl_brk_set_mode(&b, T0, SL_BRKM_FORCED_CLOSED, &t), 1);
+	assert_int_equal(sl_brk_trip(&b, T0, SL_BRK_SIG_CHECK, "x", &t), 0);
+	assert_int_equal(sl_brk_effective(&b), SL_BRK_CLOSED);
+	/* METRICS_ONLY: the automaton trips, the data path is not told */
+	init(&b, &c);
+	assert_int_equal(sl_brk_set_mode(&b, T0, SL_BRKM_METRICS_ONLY, &t), 1);
+	assert_int_equal(sl_brk_trip(&b, T0, SL_BRK_SIG_CHECK, "x", &t), 1);
+	assert_int_equal(t.enforced, 0);
+	assert_int_equal(sl_brk_effective(&b), SL_BRK_CLOSED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -697,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_metrics_only),
 		cmocka_unit_test(test_ejection_cap),
 		cmocka_unit_test(test_panic),
+		cmocka_unit_test(test_forced_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
