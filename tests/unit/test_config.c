@@ -477,12 +477,21 @@ static void test_err_unknown(void **state)
 		   "unknown setting 'wieght' in a backend (did you mean 'weight'?)");
 	expect_err(IF
 		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
-		   "  check = { type = \"http\"; }; } );\n", 3,
-		   "check: health checks are not supported yet");
+		   "  check = { type = \"http\";\n"
+		   "            intervall_ms = 100; }; } );\n", 4,
+		   "unknown setting 'intervall_ms' in a check (did you mean 'interval_ms'?)");
 	expect_err(IF
 		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
-		   "  breaker = { open_ms = 1000; }; } );\n", 3,
-		   "breaker: breaker settings are not supported yet");
+		   "  breaker = { open_ms = 1000;\n"
+		   "              retries = 3; }; } );\n", 4,
+		   "unknown setting 'retries' in a breaker");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80;\n"
+		   "    check = { type = \"tcp\"; rize = 3; }; } ); } );\n", 4,
+		   "unknown setting 'rize' in a check (did you mean 'rise'?)");
+	expect_err(IF "tik_ms = 100;\n", 2,
+		   "unknown setting 'tik_ms' at the top level (did you mean 'tick_ms'?)");
 }
 
 static void test_err_types(void **state)
