@@ -406,6 +406,18 @@ static void test_example_file(void **state)
 	assert_int_equal(c->nr_services, 2);
 	assert_non_null(sl_config_find_service(c, "web"));
 	assert_non_null(sl_config_find_service(c, "dns"));
+	{
+		const struct sl_cfg_service *w = sl_config_find_service(c, "web");
+
+		assert_int_equal(w->check.type, SL_CHECK_HTTP);
+		assert_string_equal(w->check.path, "/healthz");
+		assert_int_equal(w->check.timeout_ms, 150);
+		assert_int_equal(w->backends[0].check_set, 1);
+		assert_string_equal(w->backends[0].check.path, "/status");
+		assert_int_equal(w->backends[0].check.interval_ms, 200);
+		assert_string_equal(w->backends[1].check.path, "/healthz");
+		assert_int_equal(sl_config_find_service(c, "dns")->check.type, SL_CHECK_NONE);
+	}
 	sl_config_free(c);
 }
 
