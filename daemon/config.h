@@ -133,10 +133,13 @@ const struct sl_cfg_service *sl_config_find_service(const struct sl_config *c, c
 
 /*
  * Validate a config built or changed in memory (a runtime change) with
- * the rules the file obeys: per-service and per-backend values, Maglev
- * sizes, limits, and the checks across services (names, VIPs, backends
- * unique; no backend at a VIP). A service whose maglev_size was not given
- * gets the default for its backend count. Recomputes c->hash. 0 or
+ * the rules the file obeys: per-service and per-backend values (checks,
+ * breakers, panic, drain_timeout_ms and the top-level timers included),
+ * Maglev sizes, limits, and the checks across services (names, VIPs,
+ * backends unique; no backend at a VIP). A service whose maglev_size was
+ * not given gets the default for its backend count; a backend without a
+ * check group of its own (check_set 0) gets its service's check
+ * (sl_config_backend_inherit). Recomputes c->hash. 0 or
  * -EINVAL with "runtime change: message" (lines, where known, are the
  * config file's) in err.
  */
