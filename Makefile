@@ -119,12 +119,12 @@ $(B)/fuzz/%.o: daemon/%.c $(FUZZ_HDRS) | $(B)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c $< -o $@
 
-$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(B)/fuzz/config.o $(B)/fuzz/maglev.o $(FUZZ_HDRS)
+$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(B)/fuzz/config.o $(B)/fuzz/maglev.o $(B)/fuzz/breaker.o $(FUZZ_HDRS)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(shell pkg-config --libs libconfig) -lm
 
 # ctl.c with a fake data path: no libbpf, no dataplane.c (see the harness)
-$(B)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(B)/fuzz/ctl.o $(B)/fuzz/config.o $(B)/fuzz/maglev.o $(FUZZ_HDRS)
+$(B)/fuzz/fuzz_proto: tests/fuzz/fuzz_proto.c $(B)/fuzz/ctl.o $(B)/fuzz/config.o $(B)/fuzz/maglev.o $(B)/fuzz/breaker.o $(FUZZ_HDRS)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $(filter %.c %.o,$^) \
 		$(shell pkg-config --libs libconfig libmnl) -lm
 

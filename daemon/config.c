@@ -371,6 +371,38 @@ static int get_string(struct ctx *x, const config_setting_t *g, const char *name
 	return 0;
 }
 
+static int get_bool(struct ctx *x, const config_setting_t *g, const char *name,
+		    __u8 *v, const config_setting_t **where)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (where)
+		*where = s;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(x, line_of(s), "%s: expected a boolean (true or false), not %s",
+			    name, type_name(config_setting_type(s)));
+	*v = !!config_setting_get_bool(s);
+	return 0;
+}
+
+/* Group setting NAME of G, or *out NULL when absent. */
+static int get_group(struct ctx *x, const config_setting_t *g, const char *name,
+		     const config_setting_t **out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	*out = NULL;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return fail(x, line_of(s), "%s: expected a group { ... }, not %s",
+			    name, type_name(config_setting_type(s)));
+	*out = s;
+	return 0;
+}
+
 struct choice {
 	const char *name;
 	int value;                  /* -1: recognised, not supported yet */
@@ -480,15 +512,38 @@ static const struct choice trip_choices[] = {
 static const struct choice xdp_choices[] = {
 	{ "native", 0 }, { "generic", 1 }, { NULL, 0 } };
 
+static const struct choice check_type_choices[] = {
+	{ "tcp", SL_CHECK_TCP }, { "http", SL_CHECK_HTTP }, { "https", SL_CHECK_HTTPS }, { NULL, 0 } };
+static const struct choice panic_choices[] = {
+	{ "fail_open", SL_BRK_PANIC_FAIL_OPEN }, { "fail_closed", SL_BRK_PANIC_FAIL_CLOSED },
+	{ NULL, 0 } };
+static const struct choice brk_mode_choices[] = {
+	{ "auto", SL_BRKM_AUTO }, { "metrics_only", SL_BRKM_METRICS_ONLY }, { NULL, 0 } };
+
 static const char *const top_keys[] = {
-	"interfaces", "pin_root", "run_dir", "conn_table_size", "xdp_mode", "control_group",
+	"interfaces", "pin_root", "run_dir", "conn_table_size", "pending_table_size", "xdp_mode",
+	"control_group", "tick_ms", "reconcile_ms", "pending_scan_ms", "closing_timeout_s",
 	"services", NULL };
 static const char *const svc_keys[] = {
 	"name", "vip", "port", "proto", "mode", "scheduler", "maglev_size", "max_conns",
 	"connect_timeout_ms", "idle_timeout_s", "reject", "on_trip", "max_ejection_percent",
-	"backends", "check", "breaker", NULL };
+	"panic", "drain_timeout_ms", "backends", "check", "breaker", NULL };
 static const char *const bk_keys[] = {
-	"addr", "port", "weight", "max_conns", "max_pending", NULL };
+	"addr", "port", "weight", "max_conns", "max_pending", "check", NULL };
+
+/* A check group's settings, indexed by enum ck_key. */
+enum ck_key {
+	CK_TYPE, CK_PATH, CK_HOST, CK_EXPECT, CK_PORT, CK_INTERVAL, CK_TIMEOUT, CK_RISE, CK_FALL,
+	CK_JITTER, CK_TLS, CK_NR
+};
+static const char *const chk_keys[CK_NR + 1] = {
+	[CK_TYPE] = "type", [CK_PATH] = "path", [CK_HOST] = "host", [CK_EXPECT] = "expect",
+	[CK_PORT] = "port", [CK_INTERVAL] = "interval_ms", [CK_TIMEOUT] = "timeout_ms",
+	[CK_RISE] = "rise", [CK_FALL] = "fall", [CK_JITTER] = "jitter_pct",
+	[CK_TLS] = "tls_verify", [CK_NR] = NULL };
+static const char *const brk_keys[] = {
+	"consecutive_failures", "failure_rate", "window", "window_ms", "min_volume", "open_ms",
+	"open_max_ms", "jitter_pct", "half_open_trials", "mode", NULL };
 
 static int valid_ifname(const char *s)
 {
@@ -604,8 +659,428 @@ struct parse {
 	int *svc_name_line;
 };
 
+/* ---- health checks and breakers ------------------------------------------ */
+
+static const char *check_type_name(__u8 t)
+{
+	switch (t) {
+	case SL_CHECK_TCP: return "tcp";
+	case SL_CHECK_HTTP: return "http";
+	case SL_CHECK_HTTPS: return "https";
+	default: return "none";
+	}
+}
+
+/* Why S cannot be a check's path (ASCII "/..." without spaces or control
+ * characters, shorter than SL_CHECK_STR_MAX) or host (the same, any first
+ * character, may be empty), or NULL if it can. */
+static const char *bad_check_str(const char *s, int path, char *buf, size_t len)
+{
+	size_t n = strnlen(s, SL_CHECK_STR_MAX);
+
+	if (n >= SL_CHECK_STR_MAX) {
+		snprintf(buf, len, "longer than %d characters", SL_CHECK_STR_MAX - 1);
+		return buf;
+	}
+	if (path && s[0] != '/')
+		return "does not start with '/'";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+
+		if (c <= ' ' || c >= 0x7f) {
+			snprintf(buf, len, "character %zu is a space, a control character or not ASCII",
+				 i + 1);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/* Three decimal digits at p: the number, or -1. */
+static int three_digits(const char *p)
+{
+	for (int i = 0; i < 3; i++)
+		if (!isdigit((unsigned char)p[i]))
+			return -1;
+	return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+}
+
+/* expect = "NNN" or "NNN-NNN", statuses 100..599, lo <= hi. */
+static int parse_expect(struct ctx *x, const config_setting_t *s, const char *v,
+			__u16 *lo, __u16 *hi)
+{
+	size_t n = strlen(v);
+	int a = -1, b = -1;
+
+	if (n == 3) {
+		a = b = three_digits(v);
+	} else if (n == 7 && v[3] == '-') {
+		a = three_digits(v);
+		b = three_digits(v + 4);
+	}
+	if (a < 0 || b < 0)
+		return fail(x, line_of(s), "expect: \"%s\" is not a status \"NNN\" or a range \"NNN-NNN\"", v);
+	if (a < 100 || a > 599)
+		return fail(x, line_of(s), "expect: %d is out of range (100..599)", a);
+	if (b < 100 || b > 599)
+		return fail(x, line_of(s), "expect: %d is out of range (100..599)", b);
+	if (a > b)
+		return fail(x, line_of(s), "expect: \"%s\" is an empty range (%d is more than %d)", v, a, b);
+	*lo = (__u16)a;
+	*hi = (__u16)b;
+	return 0;
+}
+
+/* A check group's settings as written: the service's, or a backend's
+ * merged over its service's. */
+struct check_src {
+	struct sl_cfg_check v;      /* values given (the rest is 0) */
+	int line[CK_NR];            /* line of each setting given; 0: not given */
+	__u8 own[CK_NR];            /* given in the group being resolved, not inherited */
+	int group_line;             /* of that check group */
+};
+
+/* Read check group G over src (each setting checked on its own). */
+static int read_check(struct ctx *x, const config_setting_t *g, struct check_src *src)
+{
+	const config_setting_t *s;
+	const char *str, *why;
+	char buf[96];
+	__u32 u;
+	int rc, present;
+
+	memset(src->own, 0, sizeof(src->own));
+	src->group_line = line_of(g);
+	rc = check_keys(x, g, chk_keys, "in a check");
+	if (rc)
+		return rc;
+#define GIVEN(k, s) (src->line[k] = line_of(s), src->own[k] = 1)
+	rc = get_choice(x, g, chk_keys[CK_TYPE], check_type_choices, &src->v.type);
+	if (rc)
+		return rc;
+	if ((s = config_setting_get_member(g, chk_keys[CK_TYPE])))
+		GIVEN(CK_TYPE, s);
+	for (int k = CK_PATH; k <= CK_HOST; k++) {
+		rc = get_string(x, g, chk_keys[k], &str, &s);
+		if (rc)
+			return rc;
+		if (!s)
+			continue;
+		if (k == CK_PATH && str[0] != '/')
+			return fail(x, line_of(s), "path: \"%s\" does not start with '/'", str);
+		why = bad_check_str(str, k == CK_PATH, buf, sizeof(buf));
+		if (why)
+			return fail(x, line_of(s), "%s: %s", chk_keys[k], why);
+		snprintf(k == CK_PATH ? src->v.path : src->v.host, SL_CHECK_STR_MAX, "%s", str);
+		GIVEN(k, s);
+	}
+	rc = get_string(x, g, chk_keys[CK_EXPECT], &str, &s);
+	if (rc)
+		return rc;
+	if (s) {
+		rc = parse_expect(x, s, str, &src->v.expect_lo, &src->v.expect_hi);
+		if (rc)
+			return rc;
+		GIVEN(CK_EXPECT, s);
+	}
+	rc = get_int(x, g, chk_keys[CK_PORT], 1, 65535, &u, &present);
+	if (rc)
+		return rc;
+	if (present) {
+		src->v.port = (__u16)u;
+		GIVEN(CK_PORT, config_setting_get_member(g, chk_keys[CK_PORT]));
+	}
+	{
+		static const struct {
+			int k;
+			__u32 lo, hi;
+			size_t off;
+		} ints[] = {
+			{ CK_INTERVAL, SL_CHECK_INTERVAL_MIN, SL_CHECK_INTERVAL_MAX,
+			  offsetof(struct sl_cfg_check, interval_ms) },
+			{ CK_TIMEOUT, 1, SL_CHECK_INTERVAL_MAX, offsetof(struct sl_cfg_check, timeout_ms) },
+			{ CK_RISE, 1, SL_CHECK_RISE_FALL_MAX, offsetof(struct sl_cfg_check, rise) },
+			{ CK_FALL, 1, SL_CHECK_RISE_FALL_MAX, offsetof(struct sl_cfg_check, fall) },
+			{ CK_JITTER, 0, 100, offsetof(struct sl_cfg_check, jitter_pct) },
+		};
+
+		for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+			rc = get_int(x, g, chk_keys[ints[i].k], ints[i].lo, ints[i].hi,
+				     (__u32 *)((char *)&src->v + ints[i].off), &present);
+			if (rc)
+				return rc;
+			if (present)
+				GIVEN(ints[i].k, config_setting_get_member(g, chk_keys[ints[i].k]));
+		}
+	}
+	rc = get_bool(x, g, chk_keys[CK_TLS], &src->v.tls_verify, &s);
+	if (rc)
+		return rc;
+	if (s)
+		GIVEN(CK_TLS, s);
+#undef GIVEN
+	return 0;
+}
+
+/*
+ * The check src describes, defaults filled in, and the rules across
+ * settings. Settings that do not apply to the resulting type are refused
+ * when written in the group being resolved, and dropped when inherited
+ * from the service's check (a backend overriding "http" with "tcp").
+ */
+static int resolve_check(struct ctx *x, const struct check_src *src, __u8 proto,
+			 struct sl_cfg_check *out)
+{
+	static const int http_only[] = { CK_PATH, CK_HOST, CK_EXPECT, CK_TLS };
+	const struct sl_cfg_check *v = &src->v;
+	int http;
+
+	memset(out, 0, sizeof(*out));
+	if (!src->line[CK_TYPE])
+		return fail(x, src->group_line, "missing required setting 'type'");
+	out->type = v->type;
+	http = out->type == SL_CHECK_HTTP || out->type == SL_CHECK_HTTPS;
+	for (size_t i = 0; i < sizeof(http_only) / sizeof(http_only[0]); i++) {
+		int k = http_only[i];
+		int applies = k == CK_TLS ? out->type == SL_CHECK_HTTPS : http;
+
+		if (src->line[k] && !applies && src->own[k])
+			return fail(x, src->line[k], "%s: only for %s checks, not \"%s\"", chk_keys[k],
+				    k == CK_TLS ? "https" : "http and https", check_type_name(out->type));
+	}
+	out->port = src->line[CK_PORT] ? v->port : 0;
+	out->interval_ms = src->line[CK_INTERVAL] ? v->interval_ms : SL_CHECK_DEFAULT_INTERVAL_MS;
+	if (src->line[CK_TIMEOUT]) {
+		out->timeout_ms = v->timeout_ms;
+	} else {
+		out->timeout_ms = SL_CHECK_DEFAULT_TIMEOUT_MS;
+		if (out->timeout_ms > out->interval_ms)
+			out->timeout_ms = out->interval_ms;
+	}
+	if (out->timeout_ms > out->interval_ms) {
+		/* name the setting of the group being resolved, else timeout_ms */
+		int line = src->line[CK_INTERVAL] && src->own[CK_INTERVAL] && !src->own[CK_TIMEOUT] ?
+			   src->line[CK_INTERVAL] : src->line[CK_TIMEOUT];
+
+		return fail(x, line, "timeout_ms: %u is more than interval_ms (%u)",
+			    out->timeout_ms, out->interval_ms);
+	}
+	out->rise = src->line[CK_RISE] ? v->rise : SL_CHECK_DEFAULT_RISE;
+	out->fall = src->line[CK_FALL] ? v->fall : SL_CHECK_DEFAULT_FALL;
+	out->jitter_pct = src->line[CK_JITTER] ? v->jitter_pct : SL_CHECK_DEFAULT_JITTER_PCT;
+	if (http) {
+		snprintf(out->path, sizeof(out->path), "%s", src->line[CK_PATH] ? v->path : "/");
+		if (src->line[CK_HOST])
+			snprintf(out->host, sizeof(out->host), "%s", v->host);
+		out->expect_lo = src->line[CK_EXPECT] ? v->expect_lo : SL_CHECK_DEFAULT_EXPECT_LO;
+		out->expect_hi = src->line[CK_EXPECT] ? v->expect_hi : SL_CHECK_DEFAULT_EXPECT_HI;
+	}
+	if (out->type == SL_CHECK_HTTPS && src->line[CK_TLS])
+		out->tls_verify = v->tls_verify;
+	if (proto == IPPROTO_UDP && !out->port)
+		return fail(x, src->group_line,
+			    "check: a %s check of a udp service needs 'port' (the backends' udp port has no TCP listener)",
+			    check_type_name(out->type));
+	return 0;
+}
+
+/* Why a resolved check (in memory) breaks the file's rules, or NULL. */
+static const char *bad_check(const struct sl_cfg_check *ck, __u8 proto, char *buf, size_t len)
+{
+	int http = ck->type == SL_CHECK_HTTP || ck->type == SL_CHECK_HTTPS;
+	const char *why;
+	char sub[64];
+
+	if (ck->type == SL_CHECK_NONE)
+		return NULL;            /* no check: the rest is not used */
+	if (ck->type > SL_CHECK_HTTPS) {
+		snprintf(buf, len, "type %u is not tcp, http or https", ck->type);
+		return buf;
+	}
+	if (ck->interval_ms < SL_CHECK_INTERVAL_MIN || ck->interval_ms > SL_CHECK_INTERVAL_MAX ||
+	    ck->timeout_ms < 1 || ck->timeout_ms > ck->interval_ms) {
+		snprintf(buf, len, "interval_ms %u, timeout_ms %u: out of range (%u..%u, 1..interval_ms)",
+			 ck->interval_ms, ck->timeout_ms, SL_CHECK_INTERVAL_MIN, SL_CHECK_INTERVAL_MAX);
+		return buf;
+	}
+	if (ck->rise < 1 || ck->rise > SL_CHECK_RISE_FALL_MAX || ck->fall < 1 ||
+	    ck->fall > SL_CHECK_RISE_FALL_MAX || ck->jitter_pct > 100) {
+		snprintf(buf, len, "rise %u, fall %u, jitter_pct %u: out of range (1..%u, 1..%u, 0..100)",
+			 ck->rise, ck->fall, ck->jitter_pct, SL_CHECK_RISE_FALL_MAX, SL_CHECK_RISE_FALL_MAX);
+		return buf;
+	}
+	if (proto == IPPROTO_UDP && !ck->port)
+		return "a check of a udp service needs 'port'";
+	if (ck->tls_verify > (ck->type == SL_CHECK_HTTPS))
+		return "tls_verify is only for https checks (0 or 1)";
+	if (!http) {
+		if (ck->path[0] || ck->host[0] || ck->expect_lo || ck->expect_hi)
+			return "path, host and expect are only for http and https checks";
+		return NULL;
+	}
+	if (!memchr(ck->path, 0, sizeof(ck->path)) || !memchr(ck->host, 0, sizeof(ck->host)))
+		return "path or host not terminated";
+	why = bad_check_str(ck->path, 1, sub, sizeof(sub));
+	if (!why)
+		why = bad_check_str(ck->host, 0, sub, sizeof(sub));
+	if (why) {
+		snprintf(buf, len, "path or host: %s", why);
+		return buf;
+	}
+	if (ck->expect_lo < 100 || ck->expect_hi > 599 || ck->expect_lo > ck->expect_hi) {
+		snprintf(buf, len, "expect %u-%u: not a range within 100..599", ck->expect_lo, ck->expect_hi);
+		return buf;
+	}
+	return NULL;
+}
+
+void sl_config_backend_inherit(const struct sl_cfg_service *s, struct sl_cfg_backend *b)
+{
+	if (!b->check_set)
+		b->check = s->check;
+}
+
+/* The service's check group, if any, into svc->check and src (what its
+ * backends' groups override). */
+static int parse_service_check(struct ctx *x, const config_setting_t *g, struct sl_cfg_service *svc,
+			       struct check_src *src)
+{
+	const config_setting_t *cg;
+	int rc;
+
+	memset(src, 0, sizeof(*src));
+	rc = get_group(x, g, "check", &cg);
+	if (rc || !cg)
+		return rc;
+	rc = read_check(x, cg, src);
+	if (rc)
+		return rc;
+	return resolve_check(x, src, svc->vip.proto, &svc->check);
+}
+
+/* A backend's check: its own group over the service's, or the service's. */
+static int parse_backend_check(struct ctx *x, const config_setting_t *g,
+			       const struct sl_cfg_service *svc, const struct check_src *svc_src,
+			       struct sl_cfg_backend *b)
+{
+	const config_setting_t *cg;
+	struct check_src src = *svc_src;
+	int rc;
+
+	rc = get_group(x, g, "check", &cg);
+	if (rc)
+		return rc;
+	if (!cg) {
+		b->check = svc->check;
+		b->check_set = 0;
+		return 0;
+	}
+	rc = read_check(x, cg, &src);
+	if (rc)
+		return rc;
+	b->check_set = 1;
+	return resolve_check(x, &src, svc->vip.proto, &b->check);
+}
+
+/* Why a breaker config (in memory) breaks the file's rules, or NULL:
+ * the file's ranges, then sl_brk_cfg_check's rules across settings. */
+static const char *bad_breaker(const struct sl_brk_cfg *b, __u8 mode, char *buf, size_t len)
+{
+	int count = b->window_kind == SL_BRK_WIN_COUNT;
+
+	if (mode != SL_BRKM_AUTO && mode != SL_BRKM_METRICS_ONLY)
+		return "mode is not auto or metrics_only";
+	if (b->consecutive_failures > SL_BRK_CONSECUTIVE_MAX) {
+		snprintf(buf, len, "consecutive_failures %u: must be 0 (off) to %u",
+			 b->consecutive_failures, SL_BRK_CONSECUTIVE_MAX);
+		return buf;
+	}
+	if (count ? b->window < 1 || b->window > SL_BRK_COUNT_WINDOW_MAX :
+		    b->window_kind != SL_BRK_WIN_TIME || b->window < SL_BRK_TIME_WINDOW_MIN ||
+		    b->window > SL_BRK_TIME_WINDOW_MAX) {
+		snprintf(buf, len, "window %u (%s): out of range", b->window, count ? "count" : "ms");
+		return buf;
+	}
+	if (b->min_volume < 1 || b->min_volume > (count ? b->window : SL_BRK_MIN_VOLUME_TIME_MAX)) {
+		snprintf(buf, len, "min_volume %u: must be 1 to %u", b->min_volume,
+			 count ? b->window : SL_BRK_MIN_VOLUME_TIME_MAX);
+		return buf;
+	}
+	if (b->open_ms > SL_BRK_OPEN_MAX_MS || b->open_max_ms > SL_BRK_OPEN_MAX_MS) {
+		snprintf(buf, len, "open_ms %u, open_max_ms %u: at most %u", b->open_ms,
+			 b->open_max_ms, SL_BRK_OPEN_MAX_MS);
+		return buf;
+	}
+	if (sl_brk_cfg_check(b, buf, len))
+		return buf;
+	return NULL;
+}
+
+static int parse_breaker(struct ctx *x, const config_setting_t *g, struct sl_cfg_service *svc)
+{
+	const config_setting_t *bg, *w, *wm;
+	struct sl_brk_cfg *b = &svc->breaker;
+	char why[SL_BRK_REASON_MAX + 64];
+	int rc, present;
+
+	rc = get_group(x, g, "breaker", &bg);
+	if (rc || !bg)
+		return rc;
+	rc = check_keys(x, bg, brk_keys, "in a breaker");
+	if (rc)
+		return rc;
+	if ((rc = get_int(x, bg, "consecutive_failures", 0, SL_BRK_CONSECUTIVE_MAX,
+			  &b->consecutive_failures, NULL)) ||
+	    (rc = get_int(x, bg, "failure_rate", 0, 100, &b->failure_rate, NULL)))
+		return rc;
+	w = config_setting_get_member(bg, "window");
+	wm = config_setting_get_member(bg, "window_ms");
+	if (w && wm)
+		return fail(x, line_of(wm) >= line_of(w) ? line_of(wm) : line_of(w),
+			    "window and window_ms: a count window or a time window, not both");
+	if (wm) {
+		b->window_kind = SL_BRK_WIN_TIME;
+		rc = get_int(x, bg, "window_ms", SL_BRK_TIME_WINDOW_MIN, SL_BRK_TIME_WINDOW_MAX,
+			     &b->window, NULL);
+	} else {
+		rc = get_int(x, bg, "window", 1, SL_BRK_COUNT_WINDOW_MAX, &b->window, NULL);
+	}
+	if (rc)
+		return rc;
+	rc = get_int(x, bg, "min_volume", 1, SL_BRK_MIN_VOLUME_TIME_MAX, &b->min_volume, &present);
+	if (rc)
+		return rc;
+	if (b->window_kind == SL_BRK_WIN_COUNT && b->min_volume > b->window) {
+		if (present)
+			return fail(x, line_of(config_setting_get_member(bg, "min_volume")),
+				    "min_volume: %u is more than the window (%u outcomes): the rate could never trip",
+				    b->min_volume, b->window);
+		b->min_volume = b->window;      /* the default, for a small window */
+	}
+	rc = get_int(x, bg, "open_ms", 1, SL_BRK_OPEN_MAX_MS, &b->open_ms, NULL);
+	if (rc)
+		return rc;
+	rc = get_int(x, bg, "open_max_ms", 1, SL_BRK_OPEN_MAX_MS, &b->open_max_ms, &present);
+	if (rc)
+		return rc;
+	if (b->open_max_ms < b->open_ms) {
+		if (present)
+			return fail(x, line_of(config_setting_get_member(bg, "open_max_ms")),
+				    "open_max_ms: %u is less than open_ms (%u)", b->open_max_ms, b->open_ms);
+		b->open_max_ms = b->open_ms;    /* the default, for a long open_ms */
+	}
+	if ((rc = get_int(x, bg, "jitter_pct", 0, SL_BRK_JITTER_MAX, &b->jitter_pct, NULL)) ||
+	    (rc = get_int(x, bg, "half_open_trials", 1, SL_BRK_TRIALS_MAX, &b->half_open_trials, NULL)) ||
+	    (rc = get_choice(x, bg, "mode", brk_mode_choices, &svc->breaker_mode)))
+		return rc;
+	if (sl_brk_cfg_check(b, why, sizeof(why)))
+		return fail(x, line_of(bg), "breaker: %s", why);
+	return 0;
+}
+
 static int parse_backend(struct ctx *x, const config_setting_t *g, struct sl_cfg_service *svc,
-			 struct sl_cfg_backend *b, struct parse *ps, unsigned svc_idx)
+			 const struct check_src *svc_ck, struct sl_cfg_backend *b, struct parse *ps,
+			 unsigned svc_idx)
 {
 	const config_setting_t *as;
 	char ip[INET6_ADDRSTRLEN], vip[INET6_ADDRSTRLEN];
@@ -636,7 +1111,8 @@ static int parse_backend(struct ctx *x, const config_setting_t *g, struct sl_cfg
 	b->addr.proto = svc->vip.proto;
 	if ((rc = get_int(x, g, "weight", 0, 65535, &b->weight, NULL)) ||
 	    (rc = get_int(x, g, "max_conns", 0, SL_MAX_CONNS_LIMIT, &b->max_conns, NULL)) ||
-	    (rc = get_int(x, g, "max_pending", 0, SL_MAX_CONNS_LIMIT, &b->max_pending, NULL)))
+	    (rc = get_int(x, g, "max_pending", 0, SL_MAX_CONNS_LIMIT, &b->max_pending, NULL)) ||
+	    (rc = parse_backend_check(x, g, svc, svc_ck, b)))
 		return rc;
 
 	if (ps->nr_bks >= SL_MAX_BACKENDS - 1)
@@ -663,6 +1139,7 @@ static int parse_service(struct ctx *x, const config_setting_t *g, struct sl_cfg
 {
 	const config_setting_t *s, *vs, *bl;
 	const char *name = NULL;
+	struct check_src ck;
 	__u32 port = 0, msize = 0, ejp = SL_DEFAULT_MAX_EJECTION_PCT;
 	__u8 proto = IPPROTO_TCP;
 	int rc, present, msize_set;
@@ -685,11 +1162,6 @@ static int parse_service(struct ctx *x, const config_setting_t *g, struct sl_cfg
 			    name, SL_NAME_MAX - 1);
 	snprintf(svc->name, sizeof(svc->name), "%s", name);
 	ps->svc_name_line[idx] = line_of(s);
-
-	if ((s = config_setting_get_member(g, "check")))
-		return fail(x, line_of(s), "check: health checks are not supported yet");
-	if ((s = config_setting_get_member(g, "breaker")))
-		return fail(x, line_of(s), "breaker: breaker settings are not supported yet");
 
 	rc = get_choice(x, g, "proto", proto_choices, &proto);
 	if (rc)
@@ -717,7 +1189,12 @@ static int parse_service(struct ctx *x, const config_setting_t *g, struct sl_cfg
 			  &svc->idle_timeout_s, NULL)) ||
 	    (rc = get_choice(x, g, "reject", reject_choices, &svc->reject)) ||
 	    (rc = get_choice(x, g, "on_trip", trip_choices, &svc->on_trip)) ||
-	    (rc = get_int(x, g, "max_ejection_percent", 0, 100, &ejp, NULL)))
+	    (rc = get_int(x, g, "max_ejection_percent", 0, 100, &ejp, NULL)) ||
+	    (rc = get_choice(x, g, "panic", panic_choices, &svc->panic)) ||
+	    (rc = get_int(x, g, "drain_timeout_ms", 0, SL_DRAIN_TIMEOUT_MAX,
+			  &svc->drain_timeout_ms, NULL)) ||
+	    (rc = parse_service_check(x, g, svc, &ck)) ||
+	    (rc = parse_breaker(x, g, svc)))
 		return rc;
 	svc->max_ejection_pct = (__u8)ejp;
 
@@ -737,7 +1214,7 @@ static int parse_service(struct ctx *x, const config_setting_t *g, struct sl_cfg
 				return -ENOMEM;
 		}
 		for (int i = 0; i < n; i++) {
-			rc = parse_backend(x, config_setting_get_elem(bl, i), svc,
+			rc = parse_backend(x, config_setting_get_elem(bl, i), svc, &ck,
 					   &svc->backends[i], ps, idx);
 			if (rc)
 				return rc;
@@ -960,11 +1437,42 @@ static void fnv_l4(struct fnv *f, const struct sl_l4addr *a)
 	fnv_u32(f, a->proto);
 }
 
+static void fnv_check(struct fnv *f, const struct sl_cfg_check *ck)
+{
+	fnv_u32(f, ck->type);
+	if (ck->type == SL_CHECK_NONE)
+		return;
+	fnv_u32(f, ck->port);
+	fnv_u32(f, ck->interval_ms);
+	fnv_u32(f, ck->timeout_ms);
+	fnv_u32(f, ck->rise);
+	fnv_u32(f, ck->fall);
+	fnv_u32(f, ck->jitter_pct);
+	fnv_u32(f, ck->expect_lo);
+	fnv_u32(f, ck->expect_hi);
+	fnv_u32(f, ck->tls_verify);
+	fnv_str(f, ck->path);
+	fnv_str(f, ck->host);
+}
+
+static void fnv_breaker(struct fnv *f, const struct sl_brk_cfg *b)
+{
+	fnv_u32(f, b->consecutive_failures);
+	fnv_u32(f, b->failure_rate);
+	fnv_u32(f, b->window_kind);
+	fnv_u32(f, b->window);
+	fnv_u32(f, b->min_volume);
+	fnv_u32(f, b->open_ms);
+	fnv_u32(f, b->open_max_ms);
+	fnv_u32(f, b->jitter_pct);
+	fnv_u32(f, b->half_open_trials);
+}
+
 static __u64 config_hash(const struct sl_config *c)
 {
 	struct fnv f = { 0xcbf29ce484222325ull };
 
-	fnv_str(&f, "sluice.conf/1");
+	fnv_str(&f, "sluice.conf/2");         /* 2: the resilience settings */
 	fnv_u32(&f, c->nr_ifaces);
 	for (unsigned i = 0; i < c->nr_ifaces; i++)
 		fnv_str(&f, c->ifaces[i]);
@@ -974,6 +1482,11 @@ static __u64 config_hash(const struct sl_config *c)
 	fnv_u32(&f, c->xdp_generic);
 	if (c->control_group[0])        /* only when set: older configs keep their hash */
 		fnv_str(&f, c->control_group);
+	fnv_u32(&f, c->pending_table_size);
+	fnv_u32(&f, c->tick_ms);
+	fnv_u32(&f, c->reconcile_ms);
+	fnv_u32(&f, c->pending_scan_ms);
+	fnv_u32(&f, c->closing_timeout_s);
 	fnv_u32(&f, c->nr_services);
 	for (unsigned i = 0; i < c->nr_services; i++) {
 		const struct sl_cfg_service *s = &c->services[i];
@@ -989,6 +1502,11 @@ static __u64 config_hash(const struct sl_config *c)
 		fnv_u32(&f, s->connect_timeout_ms);
 		fnv_u32(&f, s->idle_timeout_s);
 		fnv_u32(&f, s->maglev_size);
+		fnv_u32(&f, s->panic);
+		fnv_u32(&f, s->drain_timeout_ms);
+		fnv_u32(&f, s->breaker_mode);
+		fnv_breaker(&f, &s->breaker);
+		fnv_check(&f, &s->check);
 		fnv_u32(&f, s->nr_backends);
 		for (unsigned j = 0; j < s->nr_backends; j++) {
 			const struct sl_cfg_backend *b = &s->backends[j];
@@ -997,6 +1515,7 @@ static __u64 config_hash(const struct sl_config *c)
 			fnv_u32(&f, b->weight);
 			fnv_u32(&f, b->max_conns);
 			fnv_u32(&f, b->max_pending);
+			fnv_check(&f, &b->check);       /* resolved; check_set is not content */
 		}
 	}
 	return f.h;
@@ -1054,8 +1573,22 @@ static int parse_root(struct ctx *x, const config_setting_t *root, struct sl_con
 	    (rc = parse_path(x, root, "run_dir", c->run_dir, SL_DEFAULT_RUN_DIR)))
 		return rc;
 	c->conn_table_size = SL_CONN_DEFAULT;
+	c->pending_table_size = SL_PENDING_DEFAULT;
+	c->tick_ms = SL_DEFAULT_TICK_MS;
+	c->reconcile_ms = SL_DEFAULT_RECONCILE_MS;
+	c->pending_scan_ms = SL_DEFAULT_PENDING_SCAN_MS;
+	c->closing_timeout_s = SL_DEFAULT_CLOSING_TIMEOUT_S;
 	if ((rc = get_int(x, root, "conn_table_size", SL_CONN_TABLE_MIN, SL_CONN_TABLE_MAX,
 			  &c->conn_table_size, NULL)) ||
+	    (rc = get_int(x, root, "pending_table_size", SL_PENDING_TABLE_MIN, SL_PENDING_TABLE_MAX,
+			  &c->pending_table_size, NULL)) ||
+	    (rc = get_int(x, root, "tick_ms", SL_TICK_MS_MIN, SL_TICK_MS_MAX, &c->tick_ms, NULL)) ||
+	    (rc = get_int(x, root, "reconcile_ms", SL_RECONCILE_MS_MIN, SL_RECONCILE_MS_MAX,
+			  &c->reconcile_ms, NULL)) ||
+	    (rc = get_int(x, root, "pending_scan_ms", SL_PENDING_SCAN_MS_MIN, SL_PENDING_SCAN_MS_MAX,
+			  &c->pending_scan_ms, NULL)) ||
+	    (rc = get_int(x, root, "closing_timeout_s", 1, SL_CLOSING_TIMEOUT_MAX,
+			  &c->closing_timeout_s, NULL)) ||
 	    (rc = get_choice(x, root, "xdp_mode", xdp_choices, &xdp)))
 		return rc;
 	c->xdp_generic = xdp;
@@ -1247,6 +1780,11 @@ void sl_config_service_defaults(struct sl_cfg_service *s, __u8 proto)
 	s->connect_timeout_ms = SL_DEFAULT_CONNECT_TIMEOUT_MS;
 	s->idle_timeout_s = proto == IPPROTO_UDP ? SL_DEFAULT_IDLE_TIMEOUT_UDP : SL_DEFAULT_IDLE_TIMEOUT_TCP;
 	s->max_ejection_pct = SL_DEFAULT_MAX_EJECTION_PCT;
+	s->panic = SL_BRK_PANIC_FAIL_OPEN;
+	s->drain_timeout_ms = 0;
+	memset(&s->check, 0, sizeof(s->check));         /* SL_CHECK_NONE */
+	sl_brk_cfg_defaults(&s->breaker);
+	s->breaker_mode = SL_BRKM_AUTO;
 }
 
 static const struct {
@@ -1254,25 +1792,37 @@ static const struct {
 	const struct choice *choices;
 } choice_sets[] = {
 	{ "proto", proto_choices }, { "mode", mode_choices }, { "scheduler", sched_choices },
-	{ "reject", reject_choices }, { "on_trip", trip_choices },
+	{ "reject", reject_choices }, { "on_trip", trip_choices }, { "panic", panic_choices },
+	{ "breaker.mode", brk_mode_choices }, { "check.type", check_type_choices },
 };
 
 int sl_config_choice(const char *setting, const char *text, __u8 *out, char *err, size_t errlen)
 {
 	struct ctx x = { .name = "runtime change", .err = err, .errlen = errlen, .runtime = 1 };
 	config_t cfg;
-	config_setting_t *g;
+	config_setting_t *grp, *g;
 	int rc = -EINVAL;
 
 	/* get_choice itself, on a one-setting group: the same words, the same
-	 * "not supported yet" and the same message as the file gets. */
+	 * "not supported yet" and the same message as the file gets. A dotted
+	 * name ("breaker.mode") is the setting "mode" of the group "breaker". */
 	for (size_t i = 0; i < sizeof(choice_sets) / sizeof(choice_sets[0]); i++) {
+		const char *dot, *key = setting;
+		char group[16];
+
 		if (strcmp(choice_sets[i].setting, setting))
 			continue;
 		config_init(&cfg);
-		g = config_setting_add(config_root_setting(&cfg), setting, CONFIG_TYPE_STRING);
+		grp = config_root_setting(&cfg);
+		dot = strchr(setting, '.');
+		if (dot) {
+			snprintf(group, sizeof(group), "%.*s", (int)(dot - setting), setting);
+			key = dot + 1;
+			grp = config_setting_add(grp, group, CONFIG_TYPE_GROUP);
+		}
+		g = grp ? config_setting_add(grp, key, CONFIG_TYPE_STRING) : NULL;
 		if (g && config_setting_set_string(g, text) == CONFIG_TRUE)
-			rc = get_choice(&x, config_root_setting(&cfg), setting, choice_sets[i].choices, out);
+			rc = get_choice(&x, grp, key, choice_sets[i].choices, out);
 		else
 			rc = -ENOMEM;
 		config_destroy(&cfg);
@@ -1286,7 +1836,7 @@ int sl_config_choice(const char *setting, const char *text, __u8 *out, char *err
  * locate what came from the file. */
 static int check_service(struct ctx *x, struct sl_cfg_service *s, unsigned *nr_bks)
 {
-	char ip[INET6_ADDRSTRLEN], vip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN], vip[INET6_ADDRSTRLEN], buf[SL_BRK_REASON_MAX + 64];
 	const char *why;
 
 	if (!valid_svc_name(s->name))
@@ -1301,8 +1851,23 @@ static int check_service(struct ctx *x, struct sl_cfg_service *s, unsigned *nr_b
 		return fail(x, s->line, "service %s: only mode nat and scheduler maglev are supported yet", s->name);
 	if (s->max_conns > SL_MAX_CONNS_LIMIT)
 		return fail(x, s->line, "max_conns: %u is more than %u", s->max_conns, SL_MAX_CONNS_LIMIT);
+	if (s->max_ejection_pct > 100)
+		return fail(x, s->line, "service %s: max_ejection_percent %u is more than 100",
+			    s->name, s->max_ejection_pct);
+	if (s->panic != SL_BRK_PANIC_FAIL_OPEN && s->panic != SL_BRK_PANIC_FAIL_CLOSED)
+		return fail(x, s->line, "service %s: panic %u is not fail_open or fail_closed",
+			    s->name, s->panic);
+	if (s->drain_timeout_ms > SL_DRAIN_TIMEOUT_MAX)
+		return fail(x, s->line, "service %s: drain_timeout_ms %u is more than %u",
+			    s->name, s->drain_timeout_ms, SL_DRAIN_TIMEOUT_MAX);
+	why = bad_breaker(&s->breaker, s->breaker_mode, buf, sizeof(buf));
+	if (why)
+		return fail(x, s->line, "service %s: breaker: %s", s->name, why);
+	why = bad_check(&s->check, s->vip.proto, buf, sizeof(buf));
+	if (why)
+		return fail(x, s->line, "service %s: check: %s", s->name, why);
 	for (unsigned b = 0; b < s->nr_backends; b++) {
-		const struct sl_cfg_backend *k = &s->backends[b];
+		struct sl_cfg_backend *k = &s->backends[b];
 
 		why = not_unicast(&k->addr);
 		if (why)
@@ -1317,6 +1882,14 @@ static int check_service(struct ctx *x, struct sl_cfg_service *s, unsigned *nr_b
 		if (k->weight > 65535 || k->max_conns > SL_MAX_CONNS_LIMIT || k->max_pending > SL_MAX_CONNS_LIMIT)
 			return fail(x, k->line, "backend %s of service %s: weight over 65535 or a limit over %u",
 				    fmt_ip(&k->addr, ip, sizeof(ip)), s->name, SL_MAX_CONNS_LIMIT);
+		sl_config_backend_inherit(s, k);        /* added at run time: the service's check */
+		if (k->check_set && k->check.type == SL_CHECK_NONE)
+			return fail(x, k->line, "backend %s of service %s: a check group without a type",
+				    fmt_ip(&k->addr, ip, sizeof(ip)), s->name);
+		why = bad_check(&k->check, s->vip.proto, buf, sizeof(buf));
+		if (why)
+			return fail(x, k->line, "backend %s of service %s: check: %s",
+				    fmt_ip(&k->addr, ip, sizeof(ip)), s->name, why);
 		if (++*nr_bks >= SL_MAX_BACKENDS)
 			return fail(x, k->line, "too many backends: at most %d in all services together",
 				    SL_MAX_BACKENDS - 1);
@@ -1343,6 +1916,12 @@ int sl_config_validate(struct sl_config *c, char *err, size_t errlen)
 		err[0] = 0;
 	if (c->nr_services > SL_MAX_SERVICES)
 		return fail(&x, 0, "too many services: at most %d", SL_MAX_SERVICES);
+	if (c->pending_table_size < SL_PENDING_TABLE_MIN || c->pending_table_size > SL_PENDING_TABLE_MAX ||
+	    c->tick_ms < SL_TICK_MS_MIN || c->tick_ms > SL_TICK_MS_MAX ||
+	    c->reconcile_ms < SL_RECONCILE_MS_MIN || c->reconcile_ms > SL_RECONCILE_MS_MAX ||
+	    c->pending_scan_ms < SL_PENDING_SCAN_MS_MIN || c->pending_scan_ms > SL_PENDING_SCAN_MS_MAX ||
+	    c->closing_timeout_s < 1 || c->closing_timeout_s > SL_CLOSING_TIMEOUT_MAX)
+		return fail(&x, 0, "pending_table_size, tick_ms, reconcile_ms, pending_scan_ms or closing_timeout_s out of range");
 	for (s = 0; s < c->nr_services; s++)
 		total += c->services[s].nr_backends;
 	ps.svc_vip_line = calloc(c->nr_services + 1, sizeof(int));

@@ -33,6 +33,34 @@
 #define SL_DEFAULT_RECONCILE_MS       1000    /* reaper: idle expiry and counter reconciliation */
 #define SL_DEFAULT_PENDING_SCAN_MS    10      /* reaper: pending map scanned for connect timeouts */
 #define SL_DEFAULT_CLOSING_TIMEOUT_S  10      /* a CLOSING entry (FIN/RST seen) lives this long idle */
+#define SL_PENDING_TABLE_MIN          1024
+#define SL_PENDING_TABLE_MAX          16777216
+#define SL_TICK_MS_MIN                10
+#define SL_TICK_MS_MAX                10000
+#define SL_RECONCILE_MS_MIN           100
+#define SL_RECONCILE_MS_MAX           600000
+#define SL_PENDING_SCAN_MS_MIN        1
+#define SL_PENDING_SCAN_MS_MAX        1000
+#define SL_CLOSING_TIMEOUT_MAX        3600    /* s */
+#define SL_DRAIN_TIMEOUT_MAX          86400000 /* ms */
+
+/* Active checks (sluice.conf(5), "CHECK SETTINGS") */
+#define SL_CHECK_INTERVAL_MIN         10      /* ms */
+#define SL_CHECK_INTERVAL_MAX         3600000
+#define SL_CHECK_DEFAULT_INTERVAL_MS  1000
+#define SL_CHECK_DEFAULT_TIMEOUT_MS   1000    /* capped at interval_ms */
+#define SL_CHECK_RISE_FALL_MAX        1000
+#define SL_CHECK_DEFAULT_RISE         2
+#define SL_CHECK_DEFAULT_FALL         2
+#define SL_CHECK_DEFAULT_JITTER_PCT   10
+#define SL_CHECK_DEFAULT_EXPECT_LO    200
+#define SL_CHECK_DEFAULT_EXPECT_HI    399
+#define SL_CHECK_STR_MAX              128     /* path and host, NUL included */
+
+/* Breakers (sluice.conf(5), "BREAKER SETTINGS"); the rest is breaker.h's */
+#define SL_BRK_CONSECUTIVE_MAX        1000
+#define SL_BRK_OPEN_MAX_MS            3600000
+#define SL_BRK_MIN_VOLUME_TIME_MAX    1000000 /* a time window's min_volume */
 
 enum sl_check_type { SL_CHECK_NONE = 0, SL_CHECK_TCP, SL_CHECK_HTTP, SL_CHECK_HTTPS };
 
@@ -66,6 +94,7 @@ struct sl_cfg_service {
 	__u32 max_conns, connect_timeout_ms, idle_timeout_s, maglev_size; /* maglev_size resolved: explicit or default */
 	__u8 maglev_size_set;       /* maglev_size was given: a runtime change keeps it */
 	__u8 panic;                 /* enum sl_brk_panic: "fail_open" (default) or "fail_closed" */
+	__u8 breaker_mode;          /* enum sl_brk_mode: SL_BRKM_AUTO (default) or SL_BRKM_METRICS_ONLY */
 	__u32 drain_timeout_ms;     /* DRAINING: reset what is left after this; 0: never */
 	struct sl_cfg_check check;  /* type NONE when the service has none */
 	struct sl_brk_cfg breaker;  /* sl_brk_cfg_defaults() unless set */
@@ -104,10 +133,13 @@ const struct sl_cfg_service *sl_config_find_service(const struct sl_config *c, c
 
 /*
  * Validate a config built or changed in memory (a runtime change) with
- * the rules the file obeys: per-service and per-backend values, Maglev
- * sizes, limits, and the checks across services (names, VIPs, backends
- * unique; no backend at a VIP). A service whose maglev_size was not given
- * gets the default for its backend count. Recomputes c->hash. 0 or
+ * the rules the file obeys: per-service and per-backend values (checks,
+ * breakers, panic, drain_timeout_ms and the top-level timers included),
+ * Maglev sizes, limits, and the checks across services (names, VIPs,
+ * backends unique; no backend at a VIP). A service whose maglev_size was
+ * not given gets the default for its backend count; a backend without a
+ * check group of its own (check_set 0) gets its service's check
+ * (sl_config_backend_inherit). Recomputes c->hash. 0 or
  * -EINVAL with "runtime change: message" (lines, where known, are the
  * config file's) in err.
  */
@@ -117,9 +149,14 @@ int  sl_config_validate(struct sl_config *c, char *err, size_t errlen);
  * gives a service that sets nothing but name, vip and port. */
 void sl_config_service_defaults(struct sl_cfg_service *s, __u8 proto);
 
+/* A backend without a check group of its own (check_set 0), such as one
+ * added at run time, gets its service's check. sl_config_validate() calls
+ * it for every backend. */
+void sl_config_backend_inherit(const struct sl_cfg_service *s, struct sl_cfg_backend *b);
+
 /* The value of an enumerated setting ("proto", "mode", "scheduler",
- * "reject", "on_trip") from its text, as the file takes it. 0 or -EINVAL
- * with the reason in err. */
+ * "reject", "on_trip", "panic", "breaker.mode") from its text, as the file
+ * takes it. 0 or -EINVAL with the reason in err. */
 int  sl_config_choice(const char *setting, const char *text, __u8 *out, char *err, size_t errlen);
 
 /* "198.18.1.1" or "2001:2::1": fills addr[] (network order, IPv4 in

@@ -406,6 +406,18 @@ static void test_example_file(void **state)
 	assert_int_equal(c->nr_services, 2);
 	assert_non_null(sl_config_find_service(c, "web"));
 	assert_non_null(sl_config_find_service(c, "dns"));
+	{
+		const struct sl_cfg_service *w = sl_config_find_service(c, "web");
+
+		assert_int_equal(w->check.type, SL_CHECK_HTTP);
+		assert_string_equal(w->check.path, "/healthz");
+		assert_int_equal(w->check.timeout_ms, 150);
+		assert_int_equal(w->backends[0].check_set, 1);
+		assert_string_equal(w->backends[0].check.path, "/status");
+		assert_int_equal(w->backends[0].check.interval_ms, 200);
+		assert_string_equal(w->backends[1].check.path, "/healthz");
+		assert_int_equal(sl_config_find_service(c, "dns")->check.type, SL_CHECK_NONE);
+	}
 	sl_config_free(c);
 }
 
@@ -477,12 +489,21 @@ static void test_err_unknown(void **state)
 		   "unknown setting 'wieght' in a backend (did you mean 'weight'?)");
 	expect_err(IF
 		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
-		   "  check = { type = \"http\"; }; } );\n", 3,
-		   "check: health checks are not supported yet");
+		   "  check = { type = \"http\";\n"
+		   "            intervall_ms = 100; }; } );\n", 4,
+		   "unknown setting 'intervall_ms' in a check (did you mean 'interval_ms'?)");
 	expect_err(IF
 		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
-		   "  breaker = { open_ms = 1000; }; } );\n", 3,
-		   "breaker: breaker settings are not supported yet");
+		   "  breaker = { open_ms = 1000;\n"
+		   "              retries = 3; }; } );\n", 4,
+		   "unknown setting 'retries' in a breaker");
+	expect_err(IF
+		   "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80;\n"
+		   "    check = { type = \"tcp\"; rize = 3; }; } ); } );\n", 4,
+		   "unknown setting 'rize' in a check (did you mean 'rise'?)");
+	expect_err(IF "tik_ms = 100;\n", 2,
+		   "unknown setting 'tik_ms' at the top level (did you mean 'tick_ms'?)");
 }
 
 static void test_err_types(void **state)
@@ -974,6 +995,698 @@ static void test_control_group(void **state)
 	sl_config_free(d);
 }
 
+/* ---- resilience: checks, breakers, panic, drain, timers ---------------------- */
+
+static const char resil[] =
+	"interfaces = ( \"gw-c\" );\n"                                                     /* 1 */
+	"pending_table_size = 131072; tick_ms = 50; reconcile_ms = 2000;\n"                /* 2 */
+	"pending_scan_ms = 5; closing_timeout_s = 20;\n"                                   /* 3 */
+	"services = (\n"                                                                   /* 4 */
+	"  { name = \"web\"; vip = \"198.18.1.100\"; port = 80;\n"                         /* 5 */
+	"    panic = \"fail_closed\"; drain_timeout_ms = 30000; max_ejection_percent = 34;\n" /* 6 */
+	"    check = { type = \"https\"; path = \"/healthz?full=1\"; host = \"web.example\";\n" /* 7 */
+	"              expect = \"204\"; port = 8443; interval_ms = 250; timeout_ms = 100;\n" /* 8 */
+	"              rise = 3; fall = 4; jitter_pct = 0; tls_verify = true; };\n"       /* 9 */
+	"    breaker = { consecutive_failures = 5; failure_rate = 40; window_ms = 10000;\n" /* 10 */
+	"                min_volume = 50; open_ms = 500; open_max_ms = 60000; jitter_pct = 25;\n" /* 11 */
+	"                half_open_trials = 7; mode = \"metrics_only\"; };\n"              /* 12 */
+	"    backends = (\n"                                                               /* 13 */
+	"      { addr = \"198.19.0.11\"; port = 80; },\n"                                  /* 14 */
+	"      { addr = \"198.19.0.12\"; port = 80;\n"                                     /* 15 */
+	"        check = { expect = \"200-299\"; interval_ms = 1000; tls_verify = false; }; },\n" /* 16 */
+	"      { addr = \"198.19.0.13\"; port = 80;\n"                                     /* 17 */
+	"        check = { type = \"tcp\"; port = 9000; }; } ); },\n"                      /* 18 */
+	"  { name = \"dns\"; vip = \"198.18.1.53\"; port = 53; proto = \"udp\";\n"         /* 19 */
+	"    check = { type = \"http\"; port = 8080; };\n"                                 /* 20 */
+	"    breaker = { consecutive_failures = 0; window = 100; };\n"                     /* 21 */
+	"    backends = ( { addr = \"198.19.0.53\"; port = 53; } ); } );\n";               /* 22 */
+
+static void test_resil_full(void **state)
+{
+	struct sl_config *c = load_ok(resil);
+	const struct sl_cfg_service *s = &c->services[0];
+	const struct sl_cfg_check *k;
+	const struct sl_brk_cfg *b;
+
+	assert_int_equal(c->pending_table_size, 131072);
+	assert_int_equal(c->tick_ms, 50);
+	assert_int_equal(c->reconcile_ms, 2000);
+	assert_int_equal(c->pending_scan_ms, 5);
+	assert_int_equal(c->closing_timeout_s, 20);
+
+	assert_int_equal(s->panic, SL_BRK_PANIC_FAIL_CLOSED);
+	assert_int_equal(s->drain_timeout_ms, 30000);
+	assert_int_equal(s->max_ejection_pct, 34);
+	assert_int_equal(s->idle_timeout_s, 300);
+	k = &s->check;
+	assert_int_equal(k->type, SL_CHECK_HTTPS);
+	assert_string_equal(k->path, "/healthz?full=1");
+	assert_string_equal(k->host, "web.example");
+	assert_int_equal(k->expect_lo, 204);
+	assert_int_equal(k->expect_hi, 204);
+	assert_int_equal(k->port, 8443);
+	assert_int_equal(k->interval_ms, 250);
+	assert_int_equal(k->timeout_ms, 100);
+	assert_int_equal(k->rise, 3);
+	assert_int_equal(k->fall, 4);
+	assert_int_equal(k->jitter_pct, 0);
+	assert_int_equal(k->tls_verify, 1);
+	b = &s->breaker;
+	assert_int_equal(b->consecutive_failures, 5);
+	assert_int_equal(b->failure_rate, 40);
+	assert_int_equal(b->window_kind, SL_BRK_WIN_TIME);
+	assert_int_equal(b->window, 10000);
+	assert_int_equal(b->min_volume, 50);
+	assert_int_equal(b->open_ms, 500);
+	assert_int_equal(b->open_max_ms, 60000);
+	assert_int_equal(b->jitter_pct, 25);
+	assert_int_equal(b->half_open_trials, 7);
+	assert_int_equal(s->breaker_mode, SL_BRKM_METRICS_ONLY);
+
+	/* no group of its own: the service's check */
+	assert_int_equal(s->backends[0].check_set, 0);
+	assert_memory_equal(&s->backends[0].check, &s->check, sizeof(s->check));
+	/* its own group: the service's, key by key overridden */
+	k = &s->backends[1].check;
+	assert_int_equal(s->backends[1].check_set, 1);
+	assert_int_equal(k->type, SL_CHECK_HTTPS);
+	assert_string_equal(k->path, "/healthz?full=1");
+	assert_string_equal(k->host, "web.example");
+	assert_int_equal(k->expect_lo, 200);
+	assert_int_equal(k->expect_hi, 299);
+	assert_int_equal(k->port, 8443);
+	assert_int_equal(k->interval_ms, 1000);
+	assert_int_equal(k->timeout_ms, 100);           /* the service's, written there */
+	assert_int_equal(k->rise, 3);
+	assert_int_equal(k->fall, 4);
+	assert_int_equal(k->jitter_pct, 0);
+	assert_int_equal(k->tls_verify, 0);
+	/* another type: the service's http settings are not inherited */
+	k = &s->backends[2].check;
+	assert_int_equal(s->backends[2].check_set, 1);
+	assert_int_equal(k->type, SL_CHECK_TCP);
+	assert_int_equal(k->port, 9000);
+	assert_int_equal(k->interval_ms, 250);
+	assert_int_equal(k->timeout_ms, 100);
+	assert_int_equal(k->rise, 3);
+	assert_int_equal(k->fall, 4);
+	assert_string_equal(k->path, "");
+	assert_string_equal(k->host, "");
+	assert_int_equal(k->expect_lo | k->expect_hi | k->tls_verify, 0);
+
+	s = &c->services[1];
+	assert_int_equal(s->idle_timeout_s, 30);
+	assert_int_equal(s->panic, SL_BRK_PANIC_FAIL_OPEN);
+	assert_int_equal(s->drain_timeout_ms, 0);
+	k = &s->check;
+	assert_int_equal(k->type, SL_CHECK_HTTP);
+	assert_int_equal(k->port, 8080);
+	assert_string_equal(k->path, "/");
+	assert_string_equal(k->host, "");
+	assert_int_equal(k->expect_lo, 200);
+	assert_int_equal(k->expect_hi, 399);
+	assert_int_equal(k->interval_ms, 1000);
+	assert_int_equal(k->timeout_ms, 1000);
+	assert_int_equal(k->rise, 2);
+	assert_int_equal(k->fall, 2);
+	assert_int_equal(k->jitter_pct, 10);
+	assert_int_equal(k->tls_verify, 0);
+	b = &s->breaker;
+	assert_int_equal(b->consecutive_failures, 0);
+	assert_int_equal(b->failure_rate, 50);
+	assert_int_equal(b->window_kind, SL_BRK_WIN_COUNT);
+	assert_int_equal(b->window, 100);
+	assert_int_equal(b->min_volume, 10);
+	assert_int_equal(b->open_ms, 1000);
+	assert_int_equal(b->open_max_ms, 30000);
+	assert_int_equal(b->jitter_pct, 10);
+	assert_int_equal(b->half_open_trials, 3);
+	assert_int_equal(s->breaker_mode, SL_BRKM_AUTO);
+	assert_int_equal(s->backends[0].check_set, 0);
+	assert_memory_equal(&s->backends[0].check, &s->check, sizeof(s->check));
+	sl_config_free(c);
+}
+
+static void test_resil_defaults(void **state)
+{
+	struct sl_config *c = load_ok(
+		"interfaces = ( \"eth0\" );\n"
+		"services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 443;\n"
+		"  backends = ( { addr = \"198.19.0.1\"; port = 443; } ); },\n"
+		"  { name = \"u\"; vip = \"198.18.0.1\"; port = 443; proto = \"udp\"; } );\n");
+	static const struct sl_cfg_check none;
+	struct sl_brk_cfg def;
+	struct sl_cfg_service d;
+
+	sl_brk_cfg_defaults(&def);
+	assert_int_equal(c->pending_table_size, SL_PENDING_DEFAULT);
+	assert_int_equal(c->tick_ms, SL_DEFAULT_TICK_MS);
+	assert_int_equal(c->reconcile_ms, SL_DEFAULT_RECONCILE_MS);
+	assert_int_equal(c->pending_scan_ms, SL_DEFAULT_PENDING_SCAN_MS);
+	assert_int_equal(c->closing_timeout_s, SL_DEFAULT_CLOSING_TIMEOUT_S);
+	for (unsigned i = 0; i < 2; i++) {
+		const struct sl_cfg_service *s = &c->services[i];
+
+		assert_memory_equal(&s->check, &none, sizeof(none));
+		assert_int_equal(s->check.type, SL_CHECK_NONE);
+		assert_memory_equal(&s->breaker, &def, sizeof(def));
+		assert_int_equal(s->breaker_mode, SL_BRKM_AUTO);
+		assert_int_equal(s->panic, SL_BRK_PANIC_FAIL_OPEN);
+		assert_int_equal(s->drain_timeout_ms, 0);
+		assert_int_equal(s->max_ejection_pct, SL_DEFAULT_MAX_EJECTION_PCT);
+	}
+	assert_int_equal(c->services[0].idle_timeout_s, SL_DEFAULT_IDLE_TIMEOUT_TCP);
+	assert_int_equal(c->services[1].idle_timeout_s, SL_DEFAULT_IDLE_TIMEOUT_UDP);
+	assert_int_equal(c->services[0].backends[0].check_set, 0);
+	assert_memory_equal(&c->services[0].backends[0].check, &none, sizeof(none));
+
+	/* sl_config_service_defaults gives what the file gives */
+	memset(&d, 0xa5, sizeof(d));
+	sl_config_service_defaults(&d, IPPROTO_TCP);
+	assert_memory_equal(&d.check, &none, sizeof(none));
+	assert_memory_equal(&d.breaker, &def, sizeof(def));
+	assert_int_equal(d.breaker_mode, SL_BRKM_AUTO);
+	assert_int_equal(d.panic, SL_BRK_PANIC_FAIL_OPEN);
+	assert_int_equal(d.drain_timeout_ms, 0);
+	assert_int_equal(d.idle_timeout_s, 300);
+	sl_config_service_defaults(&d, IPPROTO_UDP);
+	assert_int_equal(d.idle_timeout_s, 30);
+	sl_config_free(c);
+
+	/* defaults that follow other settings */
+	c = load_ok(
+		"interfaces = ( \"eth0\" );\n"
+		"services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		"  check = { type = \"tcp\"; interval_ms = 300; };\n"
+		"  breaker = { window = 4; open_ms = 45000; };\n"
+		"  backends = ( { addr = \"198.19.0.1\"; port = 80; },\n"
+		"    { addr = \"198.19.0.2\"; port = 80; check = { interval_ms = 5000; }; },\n"
+		"    { addr = \"198.19.0.3\"; port = 80; check = { }; } ); },\n"
+		"  { name = \"b\"; vip = \"198.18.0.2\"; port = 80;\n"
+		"  breaker = { window_ms = 60000; };\n"
+		"  backends = ( { addr = \"198.19.0.4\"; port = 80;\n"
+		"    check = { type = \"http\"; timeout_ms = 20; }; } ); } );\n");
+	{
+		const struct sl_cfg_service *s = &c->services[0];
+
+		assert_int_equal(s->check.timeout_ms, 300);     /* min(1000, interval) */
+		assert_int_equal(s->breaker.min_volume, 4);     /* min(10, window) */
+		assert_int_equal(s->breaker.open_max_ms, 45000); /* max(30000, open_ms) */
+		assert_int_equal(s->backends[1].check.interval_ms, 5000);
+		assert_int_equal(s->backends[1].check.timeout_ms, 1000); /* from its own interval */
+		assert_int_equal(s->backends[2].check_set, 1);  /* an empty group: the service's */
+		assert_memory_equal(&s->backends[2].check, &s->check, sizeof(s->check));
+		s = &c->services[1];
+		assert_int_equal(s->check.type, SL_CHECK_NONE);
+		assert_int_equal(s->breaker.window_kind, SL_BRK_WIN_TIME);
+		assert_int_equal(s->breaker.window, 60000);
+		assert_int_equal(s->breaker.min_volume, 10);
+		assert_int_equal(s->backends[0].check_set, 1);  /* a check where the service has none */
+		assert_int_equal(s->backends[0].check.type, SL_CHECK_HTTP);
+		assert_int_equal(s->backends[0].check.timeout_ms, 20);
+		assert_int_equal(s->backends[0].check.interval_ms, 1000);
+		assert_string_equal(s->backends[0].check.path, "/");
+	}
+	sl_config_free(c);
+}
+
+/* Every bound, low and high, is accepted. */
+static void test_resil_bounds(void **state)
+{
+	struct sl_config *c = load_ok(
+		"interfaces = ( \"eth0\" );\n"
+		"pending_table_size = 16777216; tick_ms = 10000; reconcile_ms = 600000;\n"
+		"pending_scan_ms = 1000; closing_timeout_s = 3600;\n"
+		"services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80; drain_timeout_ms = 86400000;\n"
+		"  check = { type = \"https\"; interval_ms = 3600000; timeout_ms = 3600000; rise = 1000;\n"
+		"    fall = 1000; jitter_pct = 100; port = 65535; expect = \"599\";\n"
+		"    path = \"/0123456789012345678901234567890123456789012345678901234567890123456789"
+		"01234567890123456789012345678901234567890123456789012345\"; };\n"
+		"  breaker = { consecutive_failures = 1000; failure_rate = 100; window = 1024;\n"
+		"    min_volume = 1024; open_ms = 3600000; open_max_ms = 3600000; jitter_pct = 100;\n"
+		"    half_open_trials = 1000; }; },\n"
+		"  { name = \"b\"; vip = \"198.18.0.2\"; port = 80; drain_timeout_ms = 0;\n"
+		"  check = { type = \"http\"; interval_ms = 10; timeout_ms = 1; rise = 1; fall = 1;\n"
+		"    jitter_pct = 0; port = 1; expect = \"100\"; };\n"
+		"  breaker = { consecutive_failures = 0; failure_rate = 1; window = 1; min_volume = 1;\n"
+		"    open_ms = 1; open_max_ms = 1; jitter_pct = 0; half_open_trials = 1; }; },\n"
+		"  { name = \"c\"; vip = \"198.18.0.3\"; port = 80;\n"
+		"  breaker = { consecutive_failures = 1; failure_rate = 0; window_ms = 10;\n"
+		"    min_volume = 1000000; }; },\n"
+		"  { name = \"d\"; vip = \"198.18.0.4\"; port = 80;\n"
+		"  breaker = { window_ms = 3600000L; }; } );\n");
+
+	assert_int_equal(c->pending_table_size, 16777216);
+	assert_int_equal(c->services[0].drain_timeout_ms, 86400000);
+	assert_int_equal(strlen(c->services[0].check.path), 127);
+	assert_int_equal(c->services[0].check.interval_ms, 3600000);
+	assert_int_equal(c->services[0].breaker.min_volume, 1024);
+	assert_int_equal(c->services[1].check.timeout_ms, 1);
+	assert_int_equal(c->services[1].breaker.open_max_ms, 1);
+	assert_int_equal(c->services[2].breaker.min_volume, 1000000);
+	assert_int_equal(c->services[3].breaker.window, 3600000);
+	sl_config_free(c);
+
+	c = load_ok("interfaces = ( \"eth0\" );\n"
+		    "pending_table_size = 1024; tick_ms = 10; reconcile_ms = 100;\n"
+		    "pending_scan_ms = 1; closing_timeout_s = 1;\n");
+	assert_int_equal(c->pending_table_size, 1024);
+	assert_int_equal(c->tick_ms, 10);
+	assert_int_equal(c->reconcile_ms, 100);
+	assert_int_equal(c->pending_scan_ms, 1);
+	assert_int_equal(c->closing_timeout_s, 1);
+	sl_config_free(c);
+}
+
+/* A service's check group on line 3, the setting under test on line 4. */
+#define CHK(type, x) SVC("check = { type = \"" type "\";\n    " x " };")
+/* A service's breaker group on line 3, the setting under test on line 4. */
+#define BRK(x) SVC("breaker = {\n    " x " };")
+
+static void test_err_resil_top(void **state)
+{
+	expect_err(IF "pending_table_size = 1023;\n", 2, "pending_table_size: 1023 is out of range (1024..16777216)");
+	expect_err(IF "pending_table_size = 16777217;\n", 2, "pending_table_size: 16777217 is out of range (1024..16777216)");
+	expect_err(IF "pending_table_size = 4294967297;\n", 2, "pending_table_size: 4294967297 is out of range (1024..16777216)");
+	expect_err(IF "pending_table_size = \"big\";\n", 2, "pending_table_size: expected an integer, not a string");
+	expect_err(IF "tick_ms = 9;\n", 2, "tick_ms: 9 is out of range (10..10000)");
+	expect_err(IF "tick_ms = 10001;\n", 2, "tick_ms: 10001 is out of range (10..10000)");
+	expect_err(IF "tick_ms = 4294967297;\n", 2, "tick_ms: 4294967297 is out of range (10..10000)");
+	expect_err(IF "tick_ms = 1.5;\n", 2, "tick_ms: expected an integer, not a floating-point number");
+	expect_err(IF "reconcile_ms = 99;\n", 2, "reconcile_ms: 99 is out of range (100..600000)");
+	expect_err(IF "reconcile_ms = 600001;\n", 2, "reconcile_ms: 600001 is out of range (100..600000)");
+	expect_err(IF "reconcile_ms = 4294967297;\n", 2, "reconcile_ms: 4294967297 is out of range");
+	expect_err(IF "pending_scan_ms = 0;\n", 2, "pending_scan_ms: 0 is out of range (1..1000)");
+	expect_err(IF "pending_scan_ms = 1001;\n", 2, "pending_scan_ms: 1001 is out of range (1..1000)");
+	expect_err(IF "pending_scan_ms = 4294967297;\n", 2, "pending_scan_ms: 4294967297 is out of range");
+	expect_err(IF "closing_timeout_s = 0;\n", 2, "closing_timeout_s: 0 is out of range (1..3600)");
+	expect_err(IF "closing_timeout_s = 3601;\n", 2, "closing_timeout_s: 3601 is out of range (1..3600)");
+	expect_err(IF "closing_timeout_s = 4294967297;\n", 2, "closing_timeout_s: 4294967297 is out of range");
+	expect_err(IF "closing_timeout_s = true;\n", 2, "closing_timeout_s: expected an integer, not a boolean");
+
+	expect_err(SVC("panic = \"fail-open\";"), 3,
+		   "panic: \"fail-open\" is not one of \"fail_open\", \"fail_closed\"");
+	expect_err(SVC("panic = 1;"), 3, "panic: expected a string, not an integer");
+	expect_err(SVC("drain_timeout_ms = -1;"), 3, "drain_timeout_ms: -1 is out of range (0..86400000)");
+	expect_err(SVC("drain_timeout_ms = 86400001;"), 3, "drain_timeout_ms: 86400001 is out of range (0..86400000)");
+	expect_err(SVC("drain_timeout_ms = 4294967297;"), 3, "drain_timeout_ms: 4294967297 is out of range (0..86400000)");
+	expect_err(SVC("drain_timeout_ms = \"30s\";"), 3, "drain_timeout_ms: expected an integer, not a string");
+}
+
+static void test_err_check(void **state)
+{
+	/* types */
+	expect_err(SVC("check = 5;"), 3, "check: expected a group { ... }, not an integer");
+	expect_err(SVC("check = ( \"tcp\" );"), 3, "check: expected a group { ... }, not a list ( )");
+	expect_err(SVC("check = {\n    type = 1; };"), 4, "type: expected a string, not an integer");
+	expect_err(CHK("http", "path = 5;"), 4, "path: expected a string, not an integer");
+	expect_err(CHK("http", "host = [ \"a\" ];"), 4, "host: expected a string, not an array [ ]");
+	expect_err(CHK("http", "expect = 200;"), 4, "expect: expected a string, not an integer");
+	expect_err(CHK("https", "tls_verify = 1;"), 4, "tls_verify: expected a boolean (true or false), not an integer");
+	expect_err(CHK("https", "tls_verify = \"yes\";"), 4, "tls_verify: expected a boolean (true or false), not a string");
+	expect_err(CHK("tcp", "interval_ms = \"1s\";"), 4, "interval_ms: expected an integer, not a string");
+	expect_err(CHK("tcp", "rise = 2.0;"), 4, "rise: expected an integer, not a floating-point number");
+	expect_err(CHK("tcp", "check = { };"), 4, "unknown setting 'check' in a check");
+
+	/* type */
+	expect_err(CHK("udp", ""), 3, "type: \"udp\" is not one of \"tcp\", \"http\", \"https\"");
+	expect_err(CHK("HTTP", ""), 3, "type: \"HTTP\" is not one of");
+	expect_err(SVC("check = {\n    interval_ms = 100; };"), 3, "missing required setting 'type'");
+	expect_err(SVC("check = { };"), 3, "missing required setting 'type'");
+
+	/* ranges, both ends, and beyond 32 bits in the source */
+	expect_err(CHK("tcp", "interval_ms = 9;"), 4, "interval_ms: 9 is out of range (10..3600000)");
+	expect_err(CHK("tcp", "interval_ms = 3600001;"), 4, "interval_ms: 3600001 is out of range (10..3600000)");
+	expect_err(CHK("tcp", "interval_ms = 4294967297;"), 4, "interval_ms: 4294967297 is out of range (10..3600000)");
+	expect_err(CHK("tcp", "interval_ms = 4294967297L;"), 4, "interval_ms: 4294967297 is out of range (10..3600000)");
+	expect_err(CHK("tcp", "timeout_ms = 0;"), 4, "timeout_ms: 0 is out of range (1..3600000)");
+	expect_err(CHK("tcp", "timeout_ms = 3600001;"), 4, "timeout_ms: 3600001 is out of range (1..3600000)");
+	expect_err(CHK("tcp", "timeout_ms = 4294967297;"), 4, "timeout_ms: 4294967297 is out of range");
+	expect_err(CHK("tcp", "rise = 0;"), 4, "rise: 0 is out of range (1..1000)");
+	expect_err(CHK("tcp", "rise = 1001;"), 4, "rise: 1001 is out of range (1..1000)");
+	expect_err(CHK("tcp", "rise = 4294967297;"), 4, "rise: 4294967297 is out of range (1..1000)");
+	expect_err(CHK("tcp", "fall = 0;"), 4, "fall: 0 is out of range (1..1000)");
+	expect_err(CHK("tcp", "fall = 1001;"), 4, "fall: 1001 is out of range (1..1000)");
+	expect_err(CHK("tcp", "fall = 4294967297;"), 4, "fall: 4294967297 is out of range");
+	expect_err(CHK("tcp", "jitter_pct = -1;"), 4, "jitter_pct: -1 is out of range (0..100)");
+	expect_err(CHK("tcp", "jitter_pct = 101;"), 4, "jitter_pct: 101 is out of range (0..100)");
+	expect_err(CHK("tcp", "jitter_pct = 4294967297;"), 4, "jitter_pct: 4294967297 is out of range");
+	expect_err(CHK("tcp", "port = 0;"), 4, "port: 0 is out of range (1..65535)");
+	expect_err(CHK("tcp", "port = 65536;"), 4, "port: 65536 is out of range (1..65535)");
+	expect_err(CHK("tcp", "port = 4294967297;"), 4, "port: 4294967297 is out of range (1..65535)");
+
+	/* timeout_ms <= interval_ms, named at timeout_ms */
+	expect_err(CHK("tcp", "interval_ms = 200;\n    timeout_ms = 201;"), 5,
+		   "timeout_ms: 201 is more than interval_ms (200)");
+	expect_err(CHK("tcp", "timeout_ms = 1001;"), 4,            /* the default interval */
+		   "timeout_ms: 1001 is more than interval_ms (1000)");
+
+	/* path */
+	expect_err(CHK("http", "path = \"healthz\";"), 4, "path: \"healthz\" does not start with '/'");
+	expect_err(CHK("http", "path = \"\";"), 4, "path: \"\" does not start with '/'");
+	expect_err(CHK("http", "path = \"/a b\";"), 4, "path: character 3 is a space, a control character or not ASCII");
+	expect_err(CHK("http", "path = \"/a\\tb\";"), 4, "path: character 3 is a space");
+	expect_err(CHK("http", "path = \"/\\x7f\";"), 4, "path: character 2 is a space");
+	expect_err(CHK("http", "path = \"/caf\xc3\xa9\";"), 4, "path: character 5 is a space, a control character or not ASCII");
+	expect_err(CHK("http", "path = \"/0123456789012345678901234567890123456789012345678901234567890123456789"
+		       "012345678901234567890123456789012345678901234567890123456\";"), 4,
+		   "path: longer than 127 characters");
+	/* host */
+	expect_err(CHK("http", "host = \"a b\";"), 4, "host: character 2 is a space, a control character or not ASCII");
+	expect_err(CHK("http", "host = \"a\\nb\";"), 4, "host: character 2 is a space");
+	expect_err(CHK("http", "host = \"0123456789012345678901234567890123456789012345678901234567890123456789"
+		       "0123456789012345678901234567890123456789012345678901234567\";"), 4,
+		   "host: longer than 127 characters");
+	/* expect */
+	expect_err(CHK("http", "expect = \"2xx\";"), 4, "expect: \"2xx\" is not a status \"NNN\" or a range \"NNN-NNN\"");
+	expect_err(CHK("http", "expect = \"\";"), 4, "expect: \"\" is not a status");
+	expect_err(CHK("http", "expect = \"20\";"), 4, "expect: \"20\" is not a status");
+	expect_err(CHK("http", "expect = \"2000\";"), 4, "expect: \"2000\" is not a status");
+	expect_err(CHK("http", "expect = \"200-\";"), 4, "expect: \"200-\" is not a status");
+	expect_err(CHK("http", "expect = \"200-30\";"), 4, "expect: \"200-30\" is not a status");
+	expect_err(CHK("http", "expect = \"200 399\";"), 4, "expect: \"200 399\" is not a status");
+	expect_err(CHK("http", "expect = \"200..399\";"), 4, "expect: \"200..399\" is not a status");
+	expect_err(CHK("http", "expect = \"+20-399\";"), 4, "expect: \"+20-399\" is not a status");
+	expect_err(CHK("http", "expect = \"099\";"), 4, "expect: 99 is out of range (100..599)");
+	expect_err(CHK("http", "expect = \"600\";"), 4, "expect: 600 is out of range (100..599)");
+	expect_err(CHK("http", "expect = \"200-600\";"), 4, "expect: 600 is out of range (100..599)");
+	expect_err(CHK("http", "expect = \"399-200\";"), 4, "expect: \"399-200\" is an empty range (399 is more than 200)");
+
+	/* settings of other check types */
+	expect_err(CHK("tcp", "path = \"/\";"), 4, "path: only for http and https checks, not \"tcp\"");
+	expect_err(CHK("tcp", "host = \"a\";"), 4, "host: only for http and https checks, not \"tcp\"");
+	expect_err(CHK("tcp", "expect = \"200\";"), 4, "expect: only for http and https checks, not \"tcp\"");
+	expect_err(CHK("tcp", "tls_verify = false;"), 4, "tls_verify: only for https checks, not \"tcp\"");
+	expect_err(CHK("http", "tls_verify = true;"), 4, "tls_verify: only for https checks, not \"http\"");
+
+	/* a udp service: the check needs its own port */
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 53; proto = \"udp\";\n"
+		   "  check = { type = \"tcp\"; interval_ms = 100; }; } );\n", 3,
+		   "check: a tcp check of a udp service needs 'port' (the backends' udp port has no TCP listener)");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 53; proto = \"udp\";\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 53;\n"
+		   "    check = { type = \"http\"; }; } ); } );\n", 4,
+		   "check: a http check of a udp service needs 'port'");
+
+	/* backends' check groups */
+	expect_err(BK("check = \"tcp\";"), 4, "check: expected a group { ... }, not a string");
+	expect_err(BK("check = {\n      rise = 3; };"), 4, "missing required setting 'type'");
+	expect_err(BK("check = { type = \"tcp\";\n      rise = 0; };"), 5, "rise: 0 is out of range (1..1000)");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  check = { type = \"tcp\"; };\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80;\n"
+		   "    check = { path = \"/x\"; }; } ); } );\n", 5,
+		   "path: only for http and https checks, not \"tcp\"");
+	/* an interval that makes the service's timeout too long: named at the backend */
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  check = { type = \"tcp\"; interval_ms = 500; timeout_ms = 400; };\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80;\n"
+		   "    check = {\n"
+		   "      interval_ms = 300; }; } ); } );\n", 6,
+		   "timeout_ms: 400 is more than interval_ms (300)");
+	expect_err(IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80;\n"
+		   "  check = { type = \"tcp\"; interval_ms = 500; };\n"
+		   "  backends = ( { addr = \"198.19.0.1\"; port = 80;\n"
+		   "    check = {\n"
+		   "      timeout_ms = 600; }; } ); } );\n", 6,
+		   "timeout_ms: 600 is more than interval_ms (500)");
+}
+
+static void test_err_breaker(void **state)
+{
+	/* types */
+	expect_err(SVC("breaker = 1;"), 3, "breaker: expected a group { ... }, not an integer");
+	expect_err(SVC("breaker = ( );"), 3, "breaker: expected a group { ... }, not a list ( )");
+	expect_err(BRK("window = \"20\";"), 4, "window: expected an integer, not a string");
+	expect_err(BRK("mode = 1;"), 4, "mode: expected a string, not an integer");
+	expect_err(BRK("failure_rate = 0.5;"), 4, "failure_rate: expected an integer, not a floating-point number");
+	expect_err(BRK("windows = 20;"), 4, "unknown setting 'windows' in a breaker (did you mean 'window'?)");
+	expect_err(BK("breaker = { };"), 4, "unknown setting 'breaker' in a backend");
+
+	/* ranges, both ends, and beyond 32 bits in the source */
+	expect_err(BRK("consecutive_failures = -1;"), 4, "consecutive_failures: -1 is out of range (0..1000)");
+	expect_err(BRK("consecutive_failures = 1001;"), 4, "consecutive_failures: 1001 is out of range (0..1000)");
+	expect_err(BRK("consecutive_failures = 4294967297;"), 4, "consecutive_failures: 4294967297 is out of range (0..1000)");
+	expect_err(BRK("failure_rate = -1;"), 4, "failure_rate: -1 is out of range (0..100)");
+	expect_err(BRK("failure_rate = 101;"), 4, "failure_rate: 101 is out of range (0..100)");
+	expect_err(BRK("failure_rate = 4294967297;"), 4, "failure_rate: 4294967297 is out of range (0..100)");
+	expect_err(BRK("window = 0;"), 4, "window: 0 is out of range (1..1024)");
+	expect_err(BRK("window = 1025;"), 4, "window: 1025 is out of range (1..1024)");
+	expect_err(BRK("window = 4294967297;"), 4, "window: 4294967297 is out of range (1..1024)");
+	expect_err(BRK("window_ms = 9;"), 4, "window_ms: 9 is out of range (10..3600000)");
+	expect_err(BRK("window_ms = 3600001;"), 4, "window_ms: 3600001 is out of range (10..3600000)");
+	expect_err(BRK("window_ms = 4294967297;"), 4, "window_ms: 4294967297 is out of range (10..3600000)");
+	expect_err(BRK("min_volume = 0;"), 4, "min_volume: 0 is out of range (1..1000000)");
+	expect_err(BRK("window_ms = 1000; min_volume = 1000001;"), 4, "min_volume: 1000001 is out of range (1..1000000)");
+	expect_err(BRK("min_volume = 4294967297;"), 4, "min_volume: 4294967297 is out of range");
+	expect_err(BRK("open_ms = 0;"), 4, "open_ms: 0 is out of range (1..3600000)");
+	expect_err(BRK("open_ms = 3600001;"), 4, "open_ms: 3600001 is out of range (1..3600000)");
+	expect_err(BRK("open_ms = 4294967297;"), 4, "open_ms: 4294967297 is out of range (1..3600000)");
+	expect_err(BRK("open_max_ms = 3600001;"), 4, "open_max_ms: 3600001 is out of range (1..3600000)");
+	expect_err(BRK("open_max_ms = 4294967297;"), 4, "open_max_ms: 4294967297 is out of range");
+	expect_err(BRK("jitter_pct = -1;"), 4, "jitter_pct: -1 is out of range (0..100)");
+	expect_err(BRK("jitter_pct = 101;"), 4, "jitter_pct: 101 is out of range (0..100)");
+	expect_err(BRK("jitter_pct = 4294967297;"), 4, "jitter_pct: 4294967297 is out of range");
+	expect_err(BRK("half_open_trials = 0;"), 4, "half_open_trials: 0 is out of range (1..1000)");
+	expect_err(BRK("half_open_trials = 1001;"), 4, "half_open_trials: 1001 is out of range (1..1000)");
+	expect_err(BRK("half_open_trials = 4294967297;"), 4, "half_open_trials: 4294967297 is out of range");
+
+	/* across settings */
+	expect_err(BRK("window = 20;\n    window_ms = 1000;"), 5,
+		   "window and window_ms: a count window or a time window, not both");
+	expect_err(BRK("window_ms = 1000;\n    window = 20;"), 5,
+		   "window and window_ms: a count window or a time window, not both");
+	expect_err(BRK("window = 20;\n    min_volume = 21;"), 5,
+		   "min_volume: 21 is more than the window (20 outcomes): the rate could never trip");
+	expect_err(BRK("min_volume = 21;"), 4,               /* the default window, 20 */
+		   "min_volume: 21 is more than the window (20 outcomes)");
+	expect_err(BRK("open_ms = 1000;\n    open_max_ms = 999;"), 5, "open_max_ms: 999 is less than open_ms (1000)");
+	expect_err(BRK("open_max_ms = 999;"), 4, "open_max_ms: 999 is less than open_ms (1000)");
+	/* sl_brk_cfg_check's rules, named at the group */
+	expect_err(BRK("consecutive_failures = 0;\n    failure_rate = 0;"), 3,
+		   "breaker: consecutive_failures and failure_rate both 0: the breaker could never trip");
+
+	/* mode */
+	expect_err(BRK("mode = \"forced_open\";"), 4,
+		   "mode: \"forced_open\" is not one of \"auto\", \"metrics_only\"");
+	expect_err(BRK("mode = \"AUTO\";"), 4, "mode: \"AUTO\" is not one of");
+}
+
+/* ---- resilience: hash ------------------------------------------------------ */
+
+static char *resil_text(const char *top, const char *svc, const char *chk, const char *brk, const char *bk)
+{
+	static char t[2048];
+
+	snprintf(t, sizeof(t),
+		 "interfaces = ( \"gw-c\" ); %s\n"
+		 "services = ( { name = \"web\"; vip = \"198.18.1.100\"; port = 80; %s\n"
+		 "  check = { %s };\n"
+		 "  breaker = { %s };\n"
+		 "  backends = ( { addr = \"198.19.0.11\"; port = 80; %s } ); } );\n",
+		 top, svc, chk ? chk : "type = \"http\"; path = \"/h\";",
+		 brk ? brk : "consecutive_failures = 3;", bk);
+	return t;
+}
+
+static void test_resil_hash(void **state)
+{
+	static const char *const top[] = {
+		"pending_table_size = 1024;", "tick_ms = 20;", "reconcile_ms = 500;",
+		"pending_scan_ms = 20;", "closing_timeout_s = 11;" };
+	static const char *const svc[] = { "panic = \"fail_closed\";", "drain_timeout_ms = 1;" };
+	static const char *const chk[] = {   /* each after type = "http"; path = "/h"; */
+		"host = \"h\";", "expect = \"200\";", "expect = \"200-400\";", "port = 81;",
+		"interval_ms = 999;", "timeout_ms = 999;", "rise = 3;", "fall = 3;", "jitter_pct = 11;" };
+	char buf[128];
+	static const char *const brk[] = {   /* each after consecutive_failures = 3; */
+		"failure_rate = 51;", "window = 21;", "window_ms = 20;",
+		"min_volume = 11;", "open_ms = 1001;", "open_max_ms = 30001;", "jitter_pct = 11;",
+		"half_open_trials = 4;", "mode = \"metrics_only\";" };
+	__u64 h[64];
+	unsigned n = 0, i, j;
+
+	h[n++] = hash_of(resil_text("", "", NULL, NULL, ""));
+	for (i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+		h[n++] = hash_of(resil_text(top[i], "", NULL, NULL, ""));
+	for (i = 0; i < sizeof(svc) / sizeof(svc[0]); i++)
+		h[n++] = hash_of(resil_text("", svc[i], NULL, NULL, ""));
+	for (i = 0; i < sizeof(chk) / sizeof(chk[0]); i++) {
+		snprintf(buf, sizeof(buf), "type = \"http\"; path = \"/h\"; %s", chk[i]);
+		h[n++] = hash_of(resil_text("", "", buf, NULL, ""));
+	}
+	h[n++] = hash_of(resil_text("", "", "type = \"http\"; path = \"/i\";", NULL, ""));
+	h[n++] = hash_of(resil_text("", "", "type = \"http\";", NULL, ""));         /* path "/" */
+	h[n++] = hash_of(resil_text("", "", "type = \"https\"; path = \"/h\";", NULL, ""));
+	h[n++] = hash_of(resil_text("", "", "type = \"https\"; path = \"/h\"; tls_verify = true;", NULL, ""));
+	h[n++] = hash_of(resil_text("", "", "type = \"tcp\";", NULL, ""));
+	for (i = 0; i < sizeof(brk) / sizeof(brk[0]); i++)
+	{
+		snprintf(buf, sizeof(buf), "consecutive_failures = 3; %s", brk[i]);
+		h[n++] = hash_of(resil_text("", "", NULL, buf, ""));
+	}
+	h[n++] = hash_of(resil_text("", "", NULL, "consecutive_failures = 4;", ""));
+	h[n++] = hash_of(resil_text("", "", NULL, NULL, "check = { rise = 5; };"));
+	h[n++] = hash_of(resil_text("", "", NULL, NULL, "check = { type = \"tcp\"; };"));
+	/* the service without a check: another config */
+	h[n++] = hash_of("interfaces = ( \"gw-c\" );\n"
+			 "services = ( { name = \"web\"; vip = \"198.18.1.100\"; port = 80;\n"
+			 "  breaker = { consecutive_failures = 3; };\n"
+			 "  backends = ( { addr = \"198.19.0.11\"; port = 80; } ); } );\n");
+	/* every change gives its own hash */
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (h[i] == h[j])
+				fail_msg("hash %u == hash %u", i, j);
+
+	/* layout, lines, order and explicit defaults do not count */
+	assert_true(h[0] == hash_of(
+		"# the same config\n"
+		"interfaces = ( \"gw-c\" )\n"
+		"services = (\n"
+		"  {\n"
+		"    name = \"web\"\n"
+		"    vip = \"198.18.1.100\"\n"
+		"    port = 80\n"
+		"    backends = ( { port = 80; addr = \"198.19.0.11\"; } )\n"
+		"    breaker = {\n"
+		"      consecutive_failures = 3   // trips after 3\n"
+		"    }\n"
+		"    check = {\n"
+		"      path = \"/h\"\n"
+		"      /* http */ type = \"http\"\n"
+		"    }\n"
+		"  }\n"
+		");\n"));
+	assert_true(h[0] == hash_of(resil_text(
+		"pending_table_size = 65536; tick_ms = 100; reconcile_ms = 1000; pending_scan_ms = 10;"
+		" closing_timeout_s = 10;",
+		"panic = \"fail_open\"; drain_timeout_ms = 0;",
+		"type = \"http\"; path = \"/h\"; interval_ms = 1000; timeout_ms = 1000; rise = 2;"
+		" fall = 2; jitter_pct = 10; expect = \"200-399\"; host = \"\";",
+		"consecutive_failures = 3; failure_rate = 50; window = 20; min_volume = 10; open_ms = 1000; open_max_ms = 30000;"
+		" jitter_pct = 10; half_open_trials = 3; mode = \"auto\";",
+		/* a backend group repeating the service's: the same resolved check */
+		"check = { type = \"http\"; path = \"/h\"; };")));
+	assert_true(h[0] == hash_of(resil_text("", "", NULL, NULL, "check = { };")));
+	assert_true(hash_of(resil_text("", "", NULL, "window = 4;", "")) ==
+		    hash_of(resil_text("", "", NULL, "window = 4; min_volume = 4;", "")));
+	/* the consecutive_failures = 3 of the base is the default too */
+	assert_true(h[0] == hash_of(resil_text("", "", NULL, "", "")));
+}
+
+/* ---- resilience: configs changed in memory --------------------------------- */
+
+static void test_resil_validate(void **state)
+{
+	static const char *one =
+		"interfaces = ( \"eth0\" );\n"
+		"services = ( { name = \"a\"; vip = \"198.18.1.1\"; port = 80;\n"
+		"  check = { type = \"http\"; path = \"/ok\"; interval_ms = 500; };\n"
+		"  breaker = { window_ms = 5000; };\n"
+		"  backends = ( { addr = \"198.19.0.1\"; port = 80; check = { type = \"tcp\"; }; } ); } );\n";
+	static const char *two =
+		"interfaces = ( \"eth0\" );\n"
+		"services = ( { name = \"a\"; vip = \"198.18.1.1\"; port = 80;\n"
+		"  check = { type = \"http\"; path = \"/ok\"; interval_ms = 500; };\n"
+		"  breaker = { window_ms = 5000; };\n"
+		"  backends = ( { addr = \"198.19.0.1\"; port = 80; check = { type = \"tcp\"; }; },\n"
+		"               { addr = \"198.19.0.2\"; port = 80; } ); },\n"
+		"  { name = \"u\"; vip = \"198.18.1.2\"; port = 53; proto = \"udp\"; } );\n";
+	struct sl_config *c = load_ok(one), *d = load_ok(two);
+	struct sl_cfg_service *s, *ns, keep_s;
+	struct sl_cfg_backend keep_b;
+	struct sl_cfg_backend *nb, bk = { .weight = 1 };
+	char err[512];
+	__u8 v;
+
+	/* what daemon/ctl.c does for "backend add" and "service add" */
+	s = &c->services[0];
+	nb = realloc(s->backends, 2 * sizeof(*nb));
+	assert_non_null(nb);
+	s->backends = nb;
+	assert_int_equal(sl_addr_parse("198.19.0.2", &bk.addr), 0);
+	bk.addr.port = htons(80);
+	bk.addr.proto = IPPROTO_TCP;
+	s->backends[s->nr_backends++] = bk;
+	ns = realloc(c->services, 2 * sizeof(*ns));
+	assert_non_null(ns);
+	c->services = ns;
+	memset(&ns[1], 0, sizeof(ns[1]));
+	sl_config_service_defaults(&ns[1], IPPROTO_UDP);
+	snprintf(ns[1].name, sizeof(ns[1].name), "u");
+	assert_int_equal(sl_addr_parse("198.18.1.2", &ns[1].vip), 0);
+	ns[1].vip.port = htons(53);
+	c->nr_services = 2;
+	s = &c->services[0];
+	assert_int_equal(sl_config_validate(c, err, sizeof(err)), 0);
+	/* the new backend has the service's check, not a neighbour's */
+	assert_int_equal(s->backends[1].check_set, 0);
+	assert_memory_equal(&s->backends[1].check, &s->check, sizeof(s->check));
+	assert_int_equal(s->backends[0].check.type, SL_CHECK_TCP);
+	assert_true(c->hash == d->hash);
+
+	/* sl_config_backend_inherit leaves a backend's own check alone */
+	bk = s->backends[0];
+	sl_config_backend_inherit(s, &bk);
+	assert_int_equal(bk.check.type, SL_CHECK_TCP);
+	bk.check_set = 0;
+	sl_config_backend_inherit(s, &bk);
+	assert_int_equal(bk.check.type, SL_CHECK_HTTP);
+
+	/* the file's rules, in memory */
+	keep_s = *s;
+	keep_b = s->backends[0];
+#define BAD(change, needle)                                                           \
+	do {                                                                           \
+		change;                                                                \
+		assert_int_equal(sl_config_validate(c, err, sizeof(err)), -EINVAL);    \
+		if (!strstr(err, needle) || strncmp(err, "runtime change: ", 16))      \
+			fail_msg("expected \"%s\", got \"%s\"", needle, err);          \
+		*s = keep_s;                                                           \
+		s->backends[0] = keep_b;                                               \
+	} while (0)
+	BAD(s->panic = 2, "service a: panic 2 is not fail_open or fail_closed");
+	BAD(s->drain_timeout_ms = 86400001, "service a: drain_timeout_ms 86400001 is more than 86400000");
+	BAD(s->breaker_mode = SL_BRKM_FORCED_OPEN, "service a: breaker: mode is not auto or metrics_only");
+	BAD(s->breaker.min_volume = 0, "service a: breaker: min_volume 0");
+	BAD(s->breaker.window = 9, "service a: breaker: window 9");
+	BAD((s->breaker.consecutive_failures = 0, s->breaker.failure_rate = 0),
+	    "service a: breaker: consecutive_failures and failure_rate both 0");
+	BAD(s->breaker.open_max_ms = 1, "service a: breaker: open_max_ms 1 < open_ms 1000");
+	BAD(s->check.interval_ms = 5, "service a: check: interval_ms 5");
+	BAD(s->check.timeout_ms = 501, "service a: check: interval_ms 500, timeout_ms 501");
+	BAD(s->check.type = 7, "service a: check: type 7");
+	BAD(s->check.expect_lo = 400, "service a: check: expect 400-399");
+	BAD(s->check.path[0] = 'x', "service a: check: path or host: does not start with '/'");
+	BAD(s->check.tls_verify = 1, "service a: check: tls_verify is only for https checks");
+	BAD(s->backends[0].check.path[0] = '/', "backend 198.19.0.1 of service a: check: path, host and expect are only for http and https checks");
+	BAD(s->backends[0].check.type = SL_CHECK_NONE, "backend 198.19.0.1 of service a: a check group without a type");
+	BAD(c->services[1].check = s->check, "service u: check: a check of a udp service needs 'port'");
+	c->services[1].check = (struct sl_cfg_check){ 0 };
+	BAD(c->tick_ms = 0, "tick_ms");
+	c->tick_ms = SL_DEFAULT_TICK_MS;
+	BAD(c->pending_table_size = 1023, "pending_table_size");
+	c->pending_table_size = SL_PENDING_DEFAULT;
+#undef BAD
+	assert_int_equal(sl_config_validate(c, err, sizeof(err)), 0);
+	assert_true(c->hash == d->hash);
+
+	/* the enumerated words, as the file takes them */
+	assert_int_equal(sl_config_choice("panic", "fail_closed", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, SL_BRK_PANIC_FAIL_CLOSED);
+	assert_int_equal(sl_config_choice("breaker.mode", "metrics_only", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, SL_BRKM_METRICS_ONLY);
+	assert_int_equal(sl_config_choice("breaker.mode", "draining", &v, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "runtime change: mode: \"draining\" is not one of \"auto\", \"metrics_only\"");
+	assert_int_equal(sl_config_choice("check.type", "https", &v, err, sizeof(err)), 0);
+	assert_int_equal(v, SL_CHECK_HTTPS);
+	assert_int_equal(sl_config_choice("panic", "open", &v, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "panic: \"open\" is not one of \"fail_open\", \"fail_closed\""));
+	sl_config_free(c);
+	sl_config_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1001,6 +1714,14 @@ int main(void)
 		cmocka_unit_test(test_err_buffer),
 		cmocka_unit_test(test_validate_in_memory),
 		cmocka_unit_test(test_control_group),
+		cmocka_unit_test(test_resil_full),
+		cmocka_unit_test(test_resil_defaults),
+		cmocka_unit_test(test_resil_bounds),
+		cmocka_unit_test(test_err_resil_top),
+		cmocka_unit_test(test_err_check),
+		cmocka_unit_test(test_err_breaker),
+		cmocka_unit_test(test_resil_hash),
+		cmocka_unit_test(test_resil_validate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
