@@ -114,6 +114,16 @@ void print_u64(const char *key, const char *fmt, uint64_t v)
 	}
 }
 
+void print_bool(const char *key, const char *fmt, bool v)
+{
+	if (json) {
+		member(key);
+		fputs(v ? "true" : "false", stdout);
+	} else if (fmt) {
+		fputs(fmt, stdout);
+	}
+}
+
 void print_text(const char *s)
 {
 	if (!json)

@@ -25,84 +25,156 @@ static const char *run_dir = DEFAULT_RUN_DIR;
 
 /* ---- fields: one print call each, from a table ---------------------------- */
 
-/* A reply attribute as it is printed: text label (NULL: value only, first
- * on the line), whether it is a counter shown only with -s. The JSON key is
- * the attribute's name in lower case. */
+/* How a field prints (JSON always has it, under its key). */
+enum fkind {
+	F_VAL = 0,      /* text: fmt with the value */
+	F_IFSET,        /* text: only when non-empty / non-zero */
+	F_FLAG,         /* JSON true/false; text: fmt (no value) when true */
+	F_UNFLAG,       /* JSON true/false; text: fmt (no value) when false */
+	F_AGE,          /* milliseconds; text: a duration (850ms, 12.3s, 5m02s, 3h12m, 2d04h) */
+	F_BACKEND,      /* ADDR; text: ADDR:PORT ([ADDR]:PORT for IPv6) */
+	F_COUNTERS,     /* nest of NAME/COUNT entries; JSON: an object; text: fmt, then "name value"s */
+};
+
+#define F_KIND    0xff
+#define F_COUNTER 0x100         /* shown only with -s */
+
+/* A reply attribute as it is printed: text label (NULL: JSON only), how
+ * (enum fkind, | F_COUNTER). The JSON key is the attribute's name in lower
+ * case. */
 struct field {
 	unsigned attr;
 	const char *text;           /* printf format for the value (a string) */
-	bool counter;
+	unsigned how;
 };
 
 static const struct field service_fields[] = {
-	{ SL_A_SERVICE,     "%s", false },
-	{ SL_A_VIP,         " vip %s", false },
-	{ SL_A_PORT,        " port %s", false },
-	{ SL_A_PROTO,       " %s", false },
-	{ SL_A_MODE,        " mode %s", false },
-	{ SL_A_SCHED,       " sched %s", false },
-	{ SL_A_NR_BACKENDS, " backends %s", false },
-	{ SL_A_MAX_CONNS,   " max_conns %s", false },
-	{ SL_A_MAGLEV_SIZE, " maglev_size %s", false },
-	{ SL_A_ID,          " id %s", false },
-	{ SL_A_ACTIVE,      " active %s", false },
-	{ SL_A_PACKETS,     "\n    packets %s", true },
-	{ SL_A_BYTES,       " bytes %s", true },
-	{ SL_A_NEW_FLOWS,   " new_flows %s", true },
+	{ SL_A_SERVICE,     "%s", 0 },
+	{ SL_A_VIP,         " vip %s", 0 },
+	{ SL_A_PORT,        " port %s", 0 },
+	{ SL_A_PROTO,       " %s", 0 },
+	{ SL_A_MODE,        " mode %s", 0 },
+	{ SL_A_SCHED,       " sched %s", 0 },
+	{ SL_A_NR_BACKENDS, " backends %s", 0 },
+	{ SL_A_MAX_CONNS,   " max_conns %s", 0 },
+	{ SL_A_MAGLEV_SIZE, " maglev_size %s", 0 },
+	{ SL_A_ID,          " id %s", 0 },
+	{ SL_A_ACTIVE,      " active %s", 0 },
+	{ SL_A_PACKETS,     "\n    packets %s", F_COUNTER },
+	{ SL_A_BYTES,       " bytes %s", F_COUNTER },
+	{ SL_A_NEW_FLOWS,   " new_flows %s", F_COUNTER },
 	{ 0 }
 };
 
 static const struct field backend_fields[] = {
-	{ SL_A_SERVICE,      "%s", false },
-	{ SL_A_ADDR,         " %s", false },
-	{ SL_A_PORT,         " port %s", false },
-	{ SL_A_WEIGHT,       " weight %s", false },
-	{ SL_A_STATE,        " state %s", false },
-	{ SL_A_MAX_CONNS,    " max_conns %s", false },
-	{ SL_A_MAX_PENDING,  " max_pending %s", false },
-	{ SL_A_ID,           " id %s", false },
-	{ SL_A_ACTIVE,       " active %s", false },
-	{ SL_A_PENDING,      " pending %s", false },
-	{ SL_A_PACKETS,      "\n    packets %s", true },
-	{ SL_A_BYTES,        " bytes %s", true },
-	{ SL_A_NEW_FLOWS,    " new_flows %s", true },
-	{ SL_A_CONN_REFUSED, " conn_refused %s", true },
-	{ SL_A_CONN_TIMEOUT, " conn_timeout %s", true },
-	{ SL_A_RESETS,       " resets %s", true },
+	{ SL_A_SERVICE,      "%s", 0 },
+	{ SL_A_ADDR,         " %s", 0 },
+	{ SL_A_PORT,         " port %s", 0 },
+	{ SL_A_WEIGHT,       " weight %s", 0 },
+	{ SL_A_STATE,        " state %s", 0 },
+	{ SL_A_MAX_CONNS,    " max_conns %s", 0 },
+	{ SL_A_MAX_PENDING,  " max_pending %s", 0 },
+	{ SL_A_ID,           " id %s", 0 },
+	{ SL_A_ACTIVE,       " active %s", 0 },
+	{ SL_A_PENDING,      " pending %s", 0 },
+	/* the resilience module's view, when sluiced runs it */
+	{ SL_A_BREAKER,      "\n    breaker %s", 0 },
+	{ SL_A_BREAKER_MODE, " mode %s", 0 },
+	{ SL_A_GATE,         " gate %s", 0 },
+	{ SL_A_CAPPED,       " capped", F_FLAG },
+	{ SL_A_PANIC,        " panic", F_FLAG },
+	{ SL_A_TRIPS,        " trips %s", 0 },
+	{ SL_A_TRIAL_TOKENS, " trial_tokens %s", F_IFSET },
+	{ SL_A_STATE_AGE_MS, " age %s", F_AGE },
+	{ SL_A_BREAKER_REASON, " reason \"%s\"", F_IFSET },
+	{ SL_A_HEALTH,       "\n    health %s", 0 },
+	{ SL_A_CHECK,        " check %s", 0 },
+	{ SL_A_CHECK_DETAIL, " detail \"%s\"", F_IFSET },
+	{ SL_A_PACKETS,      "\n    packets %s", F_COUNTER },
+	{ SL_A_BYTES,        " bytes %s", F_COUNTER },
+	{ SL_A_NEW_FLOWS,    " new_flows %s", F_COUNTER },
+	{ SL_A_CONN_REFUSED, " conn_refused %s", F_COUNTER },
+	{ SL_A_CONN_TIMEOUT, " conn_timeout %s", F_COUNTER },
+	{ SL_A_RESETS,       " resets %s", F_COUNTER },
+	{ SL_A_COUNTERS,     "\n    breaker counters:", F_COUNTER | F_COUNTERS },
+	{ 0 }
+};
+
+/* sluice -j breaker show: the backend's identity and its breaker */
+static const struct field breaker_fields[] = {
+	{ SL_A_SERVICE,      NULL, 0 },
+	{ SL_A_ADDR,         NULL, 0 },
+	{ SL_A_PORT,         NULL, 0 },
+	{ SL_A_ID,           NULL, 0 },
+	{ SL_A_STATE,        NULL, 0 },
+	{ SL_A_WEIGHT,       NULL, 0 },
+	{ SL_A_BREAKER,      NULL, 0 },
+	{ SL_A_BREAKER_MODE, NULL, 0 },
+	{ SL_A_GATE,         NULL, 0 },
+	{ SL_A_CAPPED,       NULL, F_FLAG },
+	{ SL_A_PANIC,        NULL, F_FLAG },
+	{ SL_A_TRIPS,        NULL, 0 },
+	{ SL_A_TRIAL_TOKENS, NULL, 0 },
+	{ SL_A_STATE_AGE_MS, NULL, 0 },
+	{ SL_A_BREAKER_REASON, NULL, 0 },
+	{ SL_A_HEALTH,       NULL, 0 },
+	{ SL_A_CHECK,        NULL, 0 },
+	{ SL_A_CHECK_DETAIL, NULL, 0 },
+	{ SL_A_ACTIVE,       NULL, 0 },
+	{ SL_A_PENDING,      NULL, 0 },
+	{ SL_A_COUNTERS,     NULL, F_COUNTER | F_COUNTERS },
 	{ 0 }
 };
 
 static const struct field version_fields[] = {
-	{ SL_A_VERSION,       "sluiced %s", false },
-	{ SL_A_PROTO_VERSION, " protocol %s", false },
-	{ SL_A_CONFIG_FILE,   "\nconfig %s", false },
-	{ SL_A_CONFIG_HASH,   " hash %s", false },
-	{ SL_A_NR_SERVICES,   " services %s", false },
+	{ SL_A_VERSION,       "sluiced %s", 0 },
+	{ SL_A_PROTO_VERSION, " protocol %s", 0 },
+	{ SL_A_CONFIG_FILE,   "\nconfig %s", 0 },
+	{ SL_A_CONFIG_HASH,   " hash %s", 0 },
+	{ SL_A_NR_SERVICES,   " services %s", 0 },
 	{ 0 }
 };
 
 static const struct field stats_fields[] = {
-	{ SL_A_NR_SERVICES, "services %s", false },
-	{ SL_A_PACKETS,     " packets %s", false },
-	{ SL_A_BYTES,       " bytes %s", false },
-	{ SL_A_NEW_FLOWS,   " new_flows %s", false },
+	{ SL_A_NR_SERVICES, "services %s", 0 },
+	{ SL_A_PACKETS,     " packets %s", 0 },
+	{ SL_A_BYTES,       " bytes %s", 0 },
+	{ SL_A_NEW_FLOWS,   " new_flows %s", 0 },
 	{ 0 }
 };
 
 static const struct field event_fields[] = {
-	{ SL_A_EVENT,       "%s", false },
-	{ SL_A_SERVICE,     " %s", false },
-	{ SL_A_VIP,         " vip %s", false },
-	{ SL_A_ADDR,        " %s", false },
-	{ SL_A_PORT,        " port %s", false },
-	{ SL_A_PROTO,       " %s", false },
-	{ SL_A_WEIGHT,      " weight %s", false },
-	{ SL_A_CONFIG_FILE, " file %s", false },
-	{ SL_A_CONFIG_HASH, " hash %s", false },
-	{ SL_A_NR_SERVICES, " services %s", false },
-	{ SL_A_CAUSE,       " cause %s", false },
-	{ SL_A_UID,         " uid %s", false },
-	{ SL_A_PID,         " pid %s", false },
+	{ SL_A_EVENT,       "%s", 0 },
+	{ SL_A_SERVICE,     " %s", 0 },
+	{ SL_A_VIP,         " vip %s", 0 },
+	{ SL_A_ADDR,        " %s", 0 },
+	{ SL_A_PORT,        " port %s", 0 },
+	{ SL_A_PROTO,       " %s", 0 },
+	{ SL_A_WEIGHT,      " weight %s", 0 },
+	{ SL_A_CONFIG_FILE, " file %s", 0 },
+	{ SL_A_CONFIG_HASH, " hash %s", 0 },
+	{ SL_A_NR_SERVICES, " services %s", 0 },
+	{ SL_A_CAUSE,       " cause %s", 0 },
+	{ SL_A_UID,         " uid %s", 0 },
+	{ SL_A_PID,         " pid %s", 0 },
+	{ 0 }
+};
+
+/* A breaker or health transition (EVENT breaker/health) */
+static const struct field resil_event_fields[] = {
+	{ SL_A_EVENT,       "%s", 0 },
+	{ SL_A_SERVICE,     " %s", 0 },
+	{ SL_A_ADDR,        " %s", F_BACKEND },
+	{ SL_A_PORT,        NULL, 0 },
+	{ SL_A_ID,          NULL, 0 },
+	{ SL_A_FROM,        " %s", 0 },
+	{ SL_A_TO,          " -> %s", 0 },
+	{ SL_A_ENFORCED,    " (not enforced)", F_UNFLAG },
+	{ SL_A_SIGNAL,      " signal %s", F_IFSET },
+	{ SL_A_WHY,         " reason \"%s\"", F_IFSET },
+	{ SL_A_CAUSE,       " cause %s", 0 },
+	{ SL_A_UID,         " uid %s", 0 },
+	{ SL_A_PID,         " pid %s", 0 },
 	{ 0 }
 };
 
@@ -118,17 +190,112 @@ static const char *json_key(unsigned attr)
 	return buf;
 }
 
+/* A duration of ms milliseconds, short: 850ms 12.3s 5m02s 3h12m 2d04h */
+static const char *fmt_age(uint64_t ms, char *buf, size_t len)
+{
+	uint64_t s = ms / 1000;
+
+	if (ms < 1000)
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+	else if (s < 60)
+		snprintf(buf, len, "%llu.%llus", (unsigned long long)s, (unsigned long long)(ms % 1000 / 100));
+	else if (s < 3600)
+		snprintf(buf, len, "%llum%02llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lluh%02llum", (unsigned long long)(s / 3600),
+			 (unsigned long long)(s % 3600 / 60));
+	else
+		snprintf(buf, len, "%llud%02lluh", (unsigned long long)(s / 86400),
+			 (unsigned long long)(s % 86400 / 3600));
+	return buf;
+}
+
+/* "198.19.0.11:80", "[2001:2::11]:80", or the address alone without a port */
+static const char *fmt_backend(const struct nlattr **tb, char *buf, size_t len)
+{
+	const char *a = tb[SL_A_ADDR] ? sl_get_str(tb[SL_A_ADDR]) : "?";
+
+	if (!tb[SL_A_PORT])
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, strchr(a, ':') ? "[%s]:%llu" : "%s:%llu", a,
+			 (unsigned long long)sl_get_uint(tb[SL_A_PORT]));
+	return buf;
+}
+
+/* NAME/COUNT entries: JSON {"name": count, ...}; text " name count"... */
+static void print_counters(const char *key, const char *fmt, const struct nlattr *list)
+{
+	const struct nlattr *r, *na;
+
+	print_open_object(key);
+	if (fmt)
+		print_text(fmt);
+	mnl_attr_for_each_nested(r, list) {
+		const char *name = NULL;
+		uint64_t count = 0;
+
+		mnl_attr_for_each_nested(na, r) {
+			if (mnl_attr_get_type(na) == SL_A_NAME)
+				name = sl_get_str(na);
+			else if (mnl_attr_get_type(na) == SL_A_COUNT)
+				count = sl_get_uint(na);
+		}
+		if (!name)
+			continue;
+		if (fmt)
+			printf(" %s", name);
+		print_u64(name, fmt ? " %s" : NULL, count);
+	}
+	print_close_object();
+}
+
 static void print_fields(const struct field *f, const struct nlattr **tb)
 {
+	char buf[128];
+
 	for (; f->attr; f++) {
 		const struct nlattr *na = tb[f->attr];
+		const char *key = json_key(f->attr);
+		bool str = sl_attrs[f->attr].type == SL_T_STRING;
+		uint64_t v = 0;
 
-		if (!na || (f->counter && !opt_stats))
+		if (!na || ((f->how & F_COUNTER) && !opt_stats))
 			continue;
-		if (sl_attrs[f->attr].type == SL_T_STRING)
-			print_string(json_key(f->attr), f->text, sl_get_str(na));
-		else
-			print_u64(json_key(f->attr), f->text, sl_get_uint(na));
+		if (sl_attrs[f->attr].type <= SL_T_U64)
+			v = sl_get_uint(na);
+		switch (f->how & F_KIND) {
+		case F_IFSET:
+			if (str)
+				print_string(key, *sl_get_str(na) ? f->text : NULL, sl_get_str(na));
+			else
+				print_u64(key, v ? f->text : NULL, v);
+			break;
+		case F_FLAG:
+		case F_UNFLAG:
+			print_bool(key, !v == ((f->how & F_KIND) == F_UNFLAG) ? f->text : NULL, v != 0);
+			break;
+		case F_AGE:
+			if (print_json())
+				print_u64(key, NULL, v);
+			else if (f->text)
+				printf(f->text, fmt_age(v, buf, sizeof(buf)));
+			break;
+		case F_BACKEND:
+			if (print_json())
+				print_string(key, NULL, sl_get_str(na));
+			else if (f->text)
+				printf(f->text, fmt_backend(tb, buf, sizeof(buf)));
+			break;
+		case F_COUNTERS:
+			print_counters(key, print_json() ? NULL : f->text, na);
+			break;
+		default:
+			if (str)
+				print_string(key, f->text, sl_get_str(na));
+			else
+				print_u64(key, f->text, v);
+		}
 	}
 }
 
@@ -195,21 +362,58 @@ static int parse_u32(const char *s, unsigned long max, uint32_t *out)
 	return 0;
 }
 
-/* SERVICE ADDR [port PORT] [weight N] into a request; weight only if wanted. */
-static int backend_args(struct nlmsghdr *nlh, int argc, char **argv, bool want_weight)
+/*
+ * A backend as the daemon prints it: "198.19.0.11:80" or "[2001:2::11]:80"
+ * into address and port (*port 0: none given; a bare IPv6 address has
+ * none). -1: a port that is not one.
+ */
+static int split_addr_port(const char *arg, char *addr, size_t len, uint32_t *port)
 {
-	bool have_weight = false;
+	const char *colon = strrchr(arg, ':'), *start = arg, *end;
+
+	*port = 0;
+	if (*arg == '[') {
+		end = strchr(arg, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return -1;
+		start = arg + 1;
+		if (end[1] && (parse_u32(end + 2, 65535, port) || !*port))
+			return -1;
+	} else if (colon && strchr(arg, ':') == colon) {
+		end = colon;
+		if (parse_u32(colon + 1, 65535, port) || !*port)
+			return -1;
+	} else {
+		end = arg + strlen(arg);
+	}
+	snprintf(addr, len, "%.*s", (int)(end - start), start);
+	return 0;
+}
+
+/* SERVICE ADDR[:PORT] [port PORT] [weight N] into a request; weight only if wanted. */
+static int backend_args(struct nlmsghdr *nlh, int argc, char **argv, bool want_weight, const char *what)
+{
+	bool have_weight = false, have_port;
+	char addr[128];
 	uint32_t v;
 
 	if (argc < 2)
-		return usage_err("%s: give SERVICE ADDR", "backend");
+		return usage_err("%s: give SERVICE ADDR", what);
+	if (split_addr_port(argv[1], addr, sizeof(addr), &v))
+		return usage_err("bad backend '%s' (ADDR, ADDR:PORT or [ADDR]:PORT)", argv[1]);
+	have_port = v != 0;
 	if (!sl_put_str(nlh, IPC_BUFSZ, SL_A_SERVICE, argv[0]) ||
-	    !sl_put_str(nlh, IPC_BUFSZ, SL_A_ADDR, argv[1]))
+	    !sl_put_str(nlh, IPC_BUFSZ, SL_A_ADDR, addr))
 		return usage_err("%s: argument too long", argv[0]);
+	if (have_port)
+		sl_put_uint(nlh, IPC_BUFSZ, SL_A_PORT, v);
 	for (argc -= 2, argv += 2; argc >= 2; argc -= 2, argv += 2) {
 		if (matches(argv[0], "port")) {
 			if (parse_u32(argv[1], 65535, &v) || !v)
 				return usage_err("bad port '%s'", argv[1]);
+			if (have_port)
+				return usage_err("port given twice ('%s')", argv[1]);
+			have_port = true;
 			sl_put_uint(nlh, IPC_BUFSZ, SL_A_PORT, v);
 		} else if (want_weight && matches(argv[0], "weight")) {
 			if (parse_u32(argv[1], 65535, &v))
@@ -223,7 +427,7 @@ static int backend_args(struct nlmsghdr *nlh, int argc, char **argv, bool want_w
 	if (argc)
 		return usage_err("'%s' needs a value", argv[0]);
 	if (want_weight && !have_weight)
-		return usage_err("%s: give weight N", "backend set");
+		return usage_err("%s: give weight N", what);
 	return 0;
 }
 
@@ -292,7 +496,7 @@ static int backend_list(int argc, char **argv)
 static int backend_show(int argc, char **argv)
 {
 	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_BACKEND_GET, 0);
-	int rc = backend_args(nlh, argc, argv, false);
+	int rc = backend_args(nlh, argc, argv, false, "backend show");
 
 	if (rc)
 		return rc;
@@ -304,7 +508,7 @@ static int backend_show(int argc, char **argv)
 static int backend_set(int argc, char **argv)
 {
 	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_BACKEND_SET, 0);
-	int rc = backend_args(nlh, argc, argv, true);
+	int rc = backend_args(nlh, argc, argv, true, "backend set");
 
 	return rc ? rc : report(ipc_call(ipc, NULL, NULL));
 }
@@ -346,7 +550,7 @@ static int backend_add(int argc, char **argv)
 static int backend_del(int argc, char **argv)
 {
 	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_BACKEND_DEL, 0);
-	int rc = backend_args(nlh, argc, argv, false);
+	int rc = backend_args(nlh, argc, argv, false, "backend del");
 
 	return rc ? rc : report(ipc_call(ipc, NULL, NULL));
 }
@@ -416,7 +620,8 @@ static int event_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *
 			printf("[%s.%03u] ", buf, (unsigned)(ns / 1000000 % 1000));
 		}
 	}
-	print_fields(event_fields, tb);
+	/* a backend's transition has a line of its own */
+	print_fields(tb[SL_A_FROM] || tb[SL_A_TO] ? resil_event_fields : event_fields, tb);
 	print_close_object();
 	print_text("\n");
 	print_finish();
@@ -440,6 +645,89 @@ static int do_monitor(int argc, char **argv)
 	}
 	return report(ipc_monitor(ipc, monitor_started, event_cb, NULL, count));
 }
+
+/* ---- breakers ---------------------------------------------------------------- */
+
+/* breaker show, text: one row per backend; "-" where sluiced has no breaker */
+#define BREAKER_ROW "%-10s %-21s %-13s %-13s %-9s %-7s %-9s %-5s %-7s %s\n"
+
+static int breaker_row_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *data)
+{
+	char backend[128], ap[48], trips[24], age[24], reason[320];
+	const char *r = tb[SL_A_BREAKER_REASON] ? sl_get_str(tb[SL_A_BREAKER_REASON]) : "";
+
+	if (print_json()) {
+		print_open_object(NULL);
+		print_fields(breaker_fields, tb);
+		print_close_object();
+		return 0;
+	}
+#define S(a) (tb[a] ? sl_get_str(tb[a]) : "-")
+	snprintf(ap, sizeof(ap), "%llu/%llu",
+		 (unsigned long long)(tb[SL_A_ACTIVE] ? sl_get_uint(tb[SL_A_ACTIVE]) : 0),
+		 (unsigned long long)(tb[SL_A_PENDING] ? sl_get_uint(tb[SL_A_PENDING]) : 0));
+	if (!tb[SL_A_ACTIVE])
+		snprintf(ap, sizeof(ap), "-");
+	snprintf(trips, sizeof(trips), "%llu", (unsigned long long)(tb[SL_A_TRIPS] ? sl_get_uint(tb[SL_A_TRIPS]) : 0));
+	if (tb[SL_A_STATE_AGE_MS])
+		fmt_age(sl_get_uint(tb[SL_A_STATE_AGE_MS]), age, sizeof(age));
+	else
+		snprintf(age, sizeof(age), "-");
+	snprintf(reason, sizeof(reason), "%s%s%s",
+		 tb[SL_A_CAPPED] && sl_get_uint(tb[SL_A_CAPPED]) ? "[capped] " : "",
+		 tb[SL_A_PANIC] && sl_get_uint(tb[SL_A_PANIC]) ? "[panic] " : "", *r ? r : "-");
+	printf(BREAKER_ROW, S(SL_A_SERVICE), fmt_backend(tb, backend, sizeof(backend)), S(SL_A_BREAKER),
+	       S(SL_A_BREAKER_MODE), S(SL_A_GATE), S(SL_A_HEALTH), ap, tb[SL_A_TRIPS] ? trips : "-", age, reason);
+#undef S
+	return 0;
+}
+
+/* [SERVICE [ADDR[:PORT] [port PORT]]] */
+static int breaker_show(int argc, char **argv)
+{
+	bool one = argc >= 2;
+	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_BACKEND_GET, one ? 0 : NLM_F_DUMP);
+	int rc;
+
+	if (one) {
+		rc = backend_args(nlh, argc, argv, false, "breaker show");
+		if (rc)
+			return rc;
+	} else if (argc && !sl_put_str(nlh, IPC_BUFSZ, SL_A_SERVICE, argv[0])) {
+		return usage_err("'%s': too long", argv[0]);
+	}
+	if (opt_stats)
+		sl_put_uint(nlh, IPC_BUFSZ, SL_A_STATS, 1);
+	if (!one)
+		print_open_array(NULL);
+	if (!print_json())
+		printf(BREAKER_ROW, "SERVICE", "BACKEND", "STATE", "MODE", "GATE", "HEALTH", "ACT/PEND",
+		       "TRIPS", "AGE", "REASON");
+	rc = ipc_call(ipc, breaker_row_cb, NULL);
+	if (!one)
+		print_close_array();
+	if (!rc)
+		print_finish();
+	return report(rc);
+}
+
+/* breaker open|close|auto|drain|metrics-only SERVICE ADDR[:PORT] [port PORT] */
+static int breaker_set(int argc, char **argv, const char *mode)
+{
+	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_BREAKER_SET, 0);
+	int rc = backend_args(nlh, argc, argv, false, "breaker");
+
+	if (rc)
+		return rc;
+	sl_put_str(nlh, IPC_BUFSZ, SL_A_BREAKER_MODE, mode);
+	return report(ipc_call(ipc, NULL, NULL));
+}
+
+static int breaker_open(int argc, char **argv) { return breaker_set(argc, argv, "forced_open"); }
+static int breaker_close(int argc, char **argv) { return breaker_set(argc, argv, "forced_closed"); }
+static int breaker_auto(int argc, char **argv) { return breaker_set(argc, argv, "auto"); }
+static int breaker_drain(int argc, char **argv) { return breaker_set(argc, argv, "draining"); }
+static int breaker_metrics(int argc, char **argv) { return breaker_set(argc, argv, "metrics_only"); }
 
 static int stats_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *data)
 {
@@ -521,10 +809,20 @@ static const struct cmd service_cmds[] = {
 
 static const struct cmd backend_cmds[] = {
 	{ "list", backend_list, "[SERVICE]" },
-	{ "show", backend_show, "SERVICE ADDR [port PORT]" },
-	{ "set",  backend_set,  "SERVICE ADDR [port PORT] weight N" },
+	{ "show", backend_show, "SERVICE ADDR[:PORT] [port PORT]" },
+	{ "set",  backend_set,  "SERVICE ADDR[:PORT] [port PORT] weight N" },
 	{ "add",  backend_add,  "SERVICE ADDR port PORT [weight N] [max_conns N] [max_pending N]" },
-	{ "del",  backend_del,  "SERVICE ADDR [port PORT]" },
+	{ "del",  backend_del,  "SERVICE ADDR[:PORT] [port PORT]" },
+	{ NULL }
+};
+
+static const struct cmd breaker_cmds[] = {
+	{ "show",         breaker_show,    "[SERVICE [ADDR[:PORT] [port PORT]]]" },
+	{ "open",         breaker_open,    "SERVICE ADDR[:PORT] [port PORT]   (forced_open: no new flows)" },
+	{ "close",        breaker_close,   "SERVICE ADDR[:PORT] [port PORT]   (forced_closed: always admit)" },
+	{ "drain",        breaker_drain,   "SERVICE ADDR[:PORT] [port PORT]   (draining: no new flows, old ones stay)" },
+	{ "metrics-only", breaker_metrics, "SERVICE ADDR[:PORT] [port PORT]   (evaluate and report, never enforce)" },
+	{ "auto",         breaker_auto,    "SERVICE ADDR[:PORT] [port PORT]   (release to the automaton)" },
 	{ NULL }
 };
 
@@ -541,6 +839,7 @@ static int do_help(int argc, char **argv);
 static const struct object objects[] = {
 	{ "service",  service_cmds, NULL, NULL, true },
 	{ "backend",  backend_cmds, NULL, NULL, true },
+	{ "breaker",  breaker_cmds, NULL, NULL, true },
 	{ "stats",    NULL, do_stats, "", true },
 	{ "reload",   NULL, do_reload, "", true },
 	{ "monitor",  NULL, do_monitor, "[count N]", true },
@@ -606,6 +905,20 @@ static void protocol_doc(void)
 	       "listeners accept events only from the daemon's port id. A reader without the\n"
 	       "privilege sends `SUBSCRIBE` and gets them by unicast (at most %u subscribers;\n"
 	       "one whose port is gone is dropped). Several events may share a datagram.\n\n"
+	       "Breakers and health checks: when sluiced runs its resilience module, a\n"
+	       "backend's replies carry the module's view of it (`BREAKER` ... `CHECK_DETAIL`,\n"
+	       "and `COUNTERS` with `STATS`); otherwise those attributes are absent and\n"
+	       "`BREAKER_SET` fails with `EOPNOTSUPP`. A mode set with `BREAKER_SET` is the\n"
+	       "module's state, not the config's: `RELOAD` does not undo it, mode `auto` does.\n"
+	       "Its transitions, and those of the breakers and checks themselves, are `EVENT`\n"
+	       "messages with `EVENT` `breaker` or `health`, `SERVICE`, `ADDR`, `PORT`, `ID`,\n"
+	       "`FROM`, `TO`, `SIGNAL`, `WHY` and `ENFORCED`; `CAUSE` is `automatic`, or\n"
+	       "`runtime` / `reload` (with `UID` and `PID`) when a request caused them.\n\n"
+	       "Counters of one kind are `NAME`/`COUNT` entries in a nest (`REASONS` of\n"
+	       "`STATS_GET`, `COUNTERS` of a backend): a new counter costs no attribute, and a\n"
+	       "client prints one it does not know by its name. Numbers never move: new\n"
+	       "commands and attributes are appended to their tables; a reply attribute a\n"
+	       "client does not know is skipped.\n\n"
 	       "Request policy errors: unknown command, or `EVENT` sent as a request, `EOPNOTSUPP`;\n"
 	       "wrong type or length,\n"
 	       "attribute not taken by the command, repeated, unknown or missing `EINVAL`;\n"

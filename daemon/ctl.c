@@ -11,6 +11,11 @@
  * Events go to the NETLINK_USERSOCK multicast group SL_PROTO_MCGROUP (root
  * listeners) and by unicast to the port ids that sent SUBSCRIBE (anyone);
  * a subscriber whose port is gone (ECONNREFUSED) is dropped.
+ *
+ * Breakers and health checks belong to the resilience module (resil.h),
+ * reached through ops->resil: backend replies carry its view of each
+ * backend, BREAKER_SET hands it a manual mode, and the loop forwards its
+ * transitions to sl_ctl_publish_resil().
  */
 #include <ctype.h>
 #include <errno.h>
@@ -38,6 +43,7 @@
 #include "config.h"
 #include "dataplane.h"
 #include "log.h"
+#include "resil.h"
 
 #define CTL_DUMPS     16        /* dumps in progress remembered at once */
 #define CTL_RECV_MAX  64        /* datagrams answered per event */
@@ -61,6 +67,7 @@ struct sl_ctl {
 	struct dump dumps[CTL_DUMPS];
 	unsigned long stamp;
 	const struct ucred *cur_cred;   /* sender of the request being answered, else NULL */
+	unsigned cur_cmd;               /* the command being answered, else 0 */
 	__u32 subs[SL_PROTO_SUBSCRIBERS];   /* unicast event subscribers (0: free) */
 	__u32 ev_seq;
 	size_t ev_used;             /* bytes of events waiting in ev[] */
@@ -82,6 +89,14 @@ struct req {
 static const char *const proto_names[256] = { [IPPROTO_TCP] = "tcp", [IPPROTO_UDP] = "udp" };
 static const char *const mode_names[] = { [SL_MODE_NAT] = "nat", [SL_MODE_DSR] = "dsr" };
 static const char *const sched_names[] = { [SL_SCHED_MAGLEV] = "maglev", [SL_SCHED_P2C] = "p2c" };
+/* enum sl_breaker: what the data path does with a backend's new flows */
+static const char *const gate_names[] = {
+	[SL_BRK_CLOSED] = "closed", [SL_BRK_OPEN] = "open",
+	[SL_BRK_HALF_OPEN] = "half_open", [SL_BRK_DRAINING] = "draining",
+};
+
+/* BREAKER_MODE's values are enum sl_brk_mode's, by index */
+_Static_assert(SL_BREAKER_MODES == SL_BRKM_MAX, "proto.h's sl_breaker_modes and enum sl_brk_mode differ");
 
 #define SL_R_NAME(e, v, n, d) [SL_R_##e] = n,
 static const char *const reason_names[SL_R_MAX] = { SL_REASONS(SL_R_NAME) };
@@ -332,6 +347,68 @@ static bool put_service(struct sl_ctl *c, struct nlmsghdr *nlh, size_t len,
 	return ok;
 }
 
+static struct sl_resil *resil_of(struct sl_ctl *c)
+{
+	return c->ops->resil ? c->ops->resil(c->ctx) : NULL;
+}
+
+static __u64 clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+/* A fixed char array that may lack its NUL, as a string. */
+#define FIXED_STR(buf, arr) (snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(arr), arr), buf)
+
+/* The resilience module's view of one backend: breaker and health state;
+ * with stats, its counters as COUNTERS (NAME/COUNT entries). */
+static bool put_resil(struct nlmsghdr *nlh, size_t len, const struct sl_resil_bk *rb, bool stats)
+{
+	const struct { const char *name; __u64 v; } counters[] = {
+		{ "connect_refused", rb->refused }, { "connect_timeout", rb->timeouts },
+		{ "icmp_unreachable", rb->icmp }, { "reset", rb->resets },
+		{ "handshake", rb->handshakes }, { "reconciled", rb->reconciled },
+	};
+	char reason[sizeof(rb->reason) + 1], detail[sizeof(rb->check_detail) + 1];
+	struct nlattr *outer, *inner;
+	__u64 now = clock_ns(CLOCK_MONOTONIC);
+	unsigned i;
+	bool ok;
+
+	ok = sl_put_str(nlh, len, SL_A_BREAKER, sl_brk_state_name(rb->state)) &&
+	     sl_put_str(nlh, len, SL_A_BREAKER_MODE, sl_brk_mode_name(rb->mode)) &&
+	     sl_put_str(nlh, len, SL_A_GATE, NAME_OF(gate_names, rb->dp)) &&
+	     sl_put_uint(nlh, len, SL_A_CAPPED, !!rb->capped) &&
+	     sl_put_uint(nlh, len, SL_A_PANIC, !!rb->panic) &&
+	     sl_put_str(nlh, len, SL_A_BREAKER_REASON, FIXED_STR(reason, rb->reason)) &&
+	     sl_put_uint(nlh, len, SL_A_TRIPS, rb->trips) &&
+	     sl_put_uint(nlh, len, SL_A_TRIAL_TOKENS, rb->trial_tokens > 0 ? (__u32)rb->trial_tokens : 0) &&
+	     sl_put_str(nlh, len, SL_A_HEALTH, sl_health_state_name(rb->health)) &&
+	     sl_put_str(nlh, len, SL_A_CHECK, sl_check_type_name(rb->check_type));
+	if (ok && rb->check_detail[0])
+		ok = sl_put_str(nlh, len, SL_A_CHECK_DETAIL, FIXED_STR(detail, rb->check_detail));
+	if (ok && rb->state_since_ns)
+		ok = sl_put_uint(nlh, len, SL_A_STATE_AGE_MS,
+				 now > rb->state_since_ns ? (now - rb->state_since_ns) / 1000000 : 0);
+	if (!ok || !stats)
+		return ok;
+	outer = mnl_attr_nest_start_check(nlh, len, SL_A_COUNTERS);
+	if (!outer)
+		return false;
+	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		inner = mnl_attr_nest_start_check(nlh, len, SL_A_COUNTER);
+		if (!inner || !sl_put_str(nlh, len, SL_A_NAME, counters[i].name) ||
+		    !sl_put_uint(nlh, len, SL_A_COUNT, counters[i].v))
+			return false;
+		mnl_attr_nest_end(nlh, inner);
+	}
+	mnl_attr_nest_end(nlh, outer);
+	return true;
+}
+
 static bool put_backend(struct sl_ctl *c, struct nlmsghdr *nlh, size_t len,
 			const struct sl_cfg_service *cs, const struct sl_cfg_backend *cb, bool stats)
 {
@@ -339,6 +416,8 @@ static bool put_backend(struct sl_ctl *c, struct nlmsghdr *nlh, size_t len,
 	__u32 id = dp ? sl_dp_backend_id(dp, &cb->addr) : 0;
 	const struct sl_backend *bk = id ? sl_dp_backend(dp, id) : NULL;
 	const char *state = !bk ? "missing" : bk->flags & SL_BK_F_GONE ? "gone" : "active";
+	struct sl_resil *rs = id ? resil_of(c) : NULL;
+	struct sl_resil_bk rb;
 	char addr[64];
 	bool ok;
 
@@ -373,6 +452,12 @@ static bool put_backend(struct sl_ctl *c, struct nlmsghdr *nlh, size_t len,
 		     sl_put_uint(nlh, len, SL_A_CONN_TIMEOUT, BK(conn_timeout)) &&
 		     sl_put_uint(nlh, len, SL_A_RESETS, BK(resets));
 #undef BK
+	}
+	/* the breaker's and the health check's view, when there is one */
+	if (ok && rs) {
+		memset(&rb, 0, sizeof(rb));
+		if (!sl_resil_backend(rs, id, &rb))
+			ok = put_resil(nlh, len, &rb, stats);
 	}
 	return ok;
 }
@@ -818,6 +903,44 @@ static int cmd_backend_del(struct sl_ctl *c, struct req *r)
 	return runtime_commit(c, r, n, what);
 }
 
+/* A backend's breaker mode: the resilience module's state, not the
+ * config's, so no runtime_commit (RELOAD does not undo it). */
+static int cmd_breaker_set(struct sl_ctl *c, struct req *r)
+{
+	const struct sl_config *cfg = c->ops->config(c->ctx);
+	struct sl_dp *dp = c->ops->dp(c->ctx);
+	struct sl_resil *rs = resil_of(c);
+	const struct sl_cfg_service *cs;
+	const struct sl_cfg_backend *cb;
+	char err[256] = "", addr[64];
+	unsigned b = 0;
+	__u32 id;
+	int mode, rc;
+
+	mode = sl_breaker_mode_parse(r->nlh, r->tb[SL_A_BREAKER_MODE], &r->e);
+	if (mode < 0)
+		return mode;
+	if (!rs)
+		return refuse(r, -EOPNOTSUPP, "breakers are not running in this sluiced (no resilience module)");
+	rc = find_backend(cfg, r, &cs, &b);
+	if (rc)
+		return rc;
+	cb = &cs->backends[b];
+	sl_addr_format(&cb->addr, addr, sizeof(addr));
+	id = dp ? sl_dp_backend_id(dp, &cb->addr) : 0;
+	if (!id)
+		return refuse(r, -ENOENT, "service %s backend %s port %u has no id in the data path (yet)",
+			      cs->name, addr, ntohs(cb->addr.port));
+	rc = sl_resil_set_mode(rs, id, (enum sl_brk_mode)mode, err, sizeof(err));
+	if (rc)
+		return refuse(r, rc < 0 ? rc : -EIO, "service %s backend %s port %u: %s", cs->name, addr,
+			      ntohs(cb->addr.port), err[0] ? err : strerror(rc < 0 ? -rc : EIO));
+	sl_log(LOG_INFO, "breaker of service %s backend %s port %u set to %s by uid %d pid %d",
+	       cs->name, addr, ntohs(cb->addr.port), sl_breaker_modes[mode],
+	       c->cur_cred ? (int)c->cur_cred->uid : -1, c->cur_cred ? (int)c->cur_cred->pid : -1);
+	return 0;
+}
+
 /* ---- events --------------------------------------------------------------- */
 
 static int cmd_subscribe(struct sl_ctl *c, struct req *r)
@@ -868,11 +991,10 @@ static void ev_flush(struct sl_ctl *c)
 }
 
 /* Start an event in ev[] (flushed first when it may not fit); NULL only
- * if nothing fits at all. */
-static struct nlmsghdr *ev_start(struct sl_ctl *c, const char *event, const char *cause)
+ * if nothing fits at all. time_ns: CLOCK_REALTIME, 0 for now. */
+static struct nlmsghdr *ev_start_at(struct sl_ctl *c, const char *event, const char *cause, __u64 time_ns)
 {
 	struct nlmsghdr *nlh;
-	struct timespec ts;
 	size_t room;
 
 	if (c->ev_used + 4096 > SL_PROTO_BATCH)
@@ -880,15 +1002,19 @@ static struct nlmsghdr *ev_start(struct sl_ctl *c, const char *event, const char
 	room = sizeof(c->ev) - c->ev_used;
 	nlh = sl_msg_start(c->ev + c->ev_used, SL_CMD_EVENT, 0, ++c->ev_seq);
 	nlh->nlmsg_pid = c->portid;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	if (!sl_put_str(nlh, room, SL_A_EVENT, event) ||
-	    !sl_put_uint(nlh, room, SL_A_TIME_NS, (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec) ||
+	    !sl_put_uint(nlh, room, SL_A_TIME_NS, time_ns ? time_ns : clock_ns(CLOCK_REALTIME)) ||
 	    !sl_put_str(nlh, room, SL_A_CAUSE, cause))
 		return NULL;
 	if (c->cur_cred && (!sl_put_uint(nlh, room, SL_A_UID, c->cur_cred->uid) ||
 			    !sl_put_uint(nlh, room, SL_A_PID, (__u32)c->cur_cred->pid)))
 		return NULL;
 	return nlh;
+}
+
+static struct nlmsghdr *ev_start(struct sl_ctl *c, const char *event, const char *cause)
+{
+	return ev_start_at(c, event, cause, 0);
 }
 
 static void ev_end(struct sl_ctl *c, struct nlmsghdr *nlh, bool ok)
@@ -1046,6 +1172,67 @@ applied:
 	ev_flush(c);
 }
 
+/* "198.19.0.11:80" or "[2001:2::11]:80" into address and port; false
+ * (addr: the text as it is) when there is no port. */
+static bool split_backend(const char *text, char *addr, size_t addrlen, unsigned *port)
+{
+	const char *colon = strrchr(text, ':');
+	const char *start = text, *end = colon;
+	char *stop;
+	unsigned long p;
+
+	snprintf(addr, addrlen, "%s", text);
+	if (!colon)
+		return false;
+	if (*text == '[') {
+		if (colon == text || colon[-1] != ']')
+			return false;
+		start = text + 1;
+		end = colon - 1;
+	} else if (strchr(text, ':') != colon) {
+		return false;       /* a bare IPv6 address */
+	}
+	errno = 0;
+	p = strtoul(colon + 1, &stop, 10);
+	if (errno || stop == colon + 1 || *stop || p == 0 || p > 65535 || end <= start)
+		return false;
+	snprintf(addr, addrlen, "%.*s", (int)(end - start), start);
+	*port = (unsigned)p;
+	return true;
+}
+
+void sl_ctl_publish_resil(struct sl_ctl *c, const struct sl_resil_event *e)
+{
+	const char *cause = !c || !c->cur_cred ? "automatic" : c->cur_cmd == SL_CMD_RELOAD ? "reload" : "runtime";
+	__u64 mono, rt;
+	struct nlmsghdr *nlh;
+	char addr[64];
+	unsigned port = 0;
+	bool has_port;
+	size_t room;
+
+	if (!c || !e)
+		return;
+	/* the transition's own time, on the clock events carry */
+	mono = clock_ns(CLOCK_MONOTONIC);
+	rt = clock_ns(CLOCK_REALTIME);
+	if (e->at_ns && e->at_ns <= mono && mono - e->at_ns < rt)
+		rt -= mono - e->at_ns;
+	has_port = split_backend(e->backend ? e->backend : "", addr, sizeof(addr), &port);
+	nlh = ev_start_at(c, e->what && *e->what ? e->what : "breaker", cause, rt);
+	room = sizeof(c->ev) - c->ev_used;
+	ev_end(c, nlh, nlh && sl_put_str(nlh, room, SL_A_SERVICE, e->service ? e->service : "") &&
+	       sl_put_str(nlh, room, SL_A_ADDR, addr) &&
+	       (!has_port || sl_put_uint(nlh, room, SL_A_PORT, port)) &&
+	       sl_put_uint(nlh, room, SL_A_ID, e->bk_id) &&
+	       sl_put_str(nlh, room, SL_A_FROM, e->from ? e->from : "") &&
+	       sl_put_str(nlh, room, SL_A_TO, e->to ? e->to : "") &&
+	       sl_put_str(nlh, room, SL_A_SIGNAL, e->signal ? e->signal : "") &&
+	       sl_put_str(nlh, room, SL_A_WHY, e->reason ? e->reason : "") &&
+	       sl_put_uint(nlh, room, SL_A_ENFORCED, !!e->enforced));
+	ev_flush(c);
+}
+
 static int cmd_reload(struct sl_ctl *c, struct req *r)
 {
 	char err[512] = "";
@@ -1110,6 +1297,7 @@ static int (*const handlers[SL_CMD_MAX])(struct sl_ctl *, struct req *) = {
 	[SL_CMD_BACKEND_ADD] = cmd_backend_add,
 	[SL_CMD_BACKEND_DEL] = cmd_backend_del,
 	[SL_CMD_SUBSCRIBE]   = cmd_subscribe,
+	[SL_CMD_BREAKER_SET] = cmd_breaker_set,
 };
 
 /* ---- requests ------------------------------------------------------------- */
@@ -1193,8 +1381,10 @@ static void handle(struct sl_ctl *c, const struct nlmsghdr *nlh, __u32 portid, c
 		return;
 	}
 	c->cur_cred = cred;
+	c->cur_cmd = r.cmd;
 	rc = handlers[r.cmd](c, &r);
 	c->cur_cred = NULL;
+	c->cur_cmd = 0;
 	/* A dump's end is its NLMSG_DONE: an ack after each datagram would
 	 * read as the end of it. */
 	if (rc || ((nlh->nlmsg_flags & NLM_F_ACK) && !r.dump))

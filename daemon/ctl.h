@@ -13,6 +13,8 @@
 struct sl_config;
 struct sl_dp;
 struct sl_ctl;
+struct sl_resil;
+struct sl_resil_event;
 
 struct sl_ctl_ops {
 	const char *version;
@@ -24,6 +26,12 @@ struct sl_ctl_ops {
 	/* Apply cfg as the running config (a runtime change); on success
 	 * the loop owns cfg, on failure the caller frees it. */
 	int (*replace)(void *ctx, struct sl_config *cfg, char *err, size_t errlen);
+	/* The resilience module (breakers, health checks), or NULL when it
+	 * is not running (the member may be NULL too): backend replies then
+	 * carry no breaker or health attributes and BREAKER_SET is refused
+	 * (EOPNOTSUPP). sl_resil_set_mode() may call the loop's event
+	 * callback, and so sl_ctl_publish_resil(), before it returns. */
+	struct sl_resil *(*resil)(void *ctx);
 };
 
 /* Autobind a NETLINK_USERSOCK socket, record its port id in
@@ -48,5 +56,16 @@ struct sl_config *sl_ctl_config_dup(const struct sl_config *c);
  */
 void sl_ctl_applied(struct sl_ctl *c, const struct sl_config *old, const struct sl_config *cur,
 		    const char *cause);
+
+/*
+ * A breaker or health transition (the resilience module's event
+ * callback): send an EVENT "breaker" or "health" with SERVICE, ADDR, PORT,
+ * ID, FROM, TO, SIGNAL, WHY, ENFORCED and TIME_NS (e->at_ns turned into
+ * CLOCK_REALTIME) to the multicast group and to subscribers, at once.
+ * CAUSE is "runtime" (with the sender's UID and PID) when it happens while
+ * a request is answered (BREAKER_SET), "reload" during RELOAD, else
+ * "automatic". c may be NULL: nothing is sent.
+ */
+void sl_ctl_publish_resil(struct sl_ctl *c, const struct sl_resil_event *e);
 
 #endif

@@ -51,7 +51,8 @@ enum sl_cmd_flags {
 	X(BACKEND_ADD, SL_CF_MUTATING, "runtime change: add a backend to a service, validated as the file is") \
 	X(BACKEND_DEL, SL_CF_MUTATING, "runtime change: remove a backend; no new flows, established ones finish") \
 	X(SUBSCRIBE,   0,              "send EVENT messages to the sender's port id (for readers who cannot join the multicast group); dropped when the port goes away") \
-	X(EVENT,       SL_CF_EVENT,    "an event, from the daemon to the multicast group and to subscribers: EVENT, TIME_NS, CAUSE and the object")
+	X(EVENT,       SL_CF_EVENT,    "an event, from the daemon to the multicast group and to subscribers: EVENT, TIME_NS, CAUSE and the object") \
+	X(BREAKER_SET, SL_CF_MUTATING, "set a backend's breaker mode (auto releases it to the automaton); not part of the config file")
 
 #define SL_CMD_ENUM(e, f, d) SL_CMD_##e,
 enum sl_cmd { SL_CMD_UNSPEC, SL_COMMANDS(SL_CMD_ENUM) SL_CMD_MAX };
@@ -76,14 +77,16 @@ enum sl_attr_type {
 	X(CONFIG_FILE,   SL_T_STRING, 0, 0, 0, 0, "path of the config file")               \
 	X(CONFIG_HASH,   SL_T_U64,    0, 0, 0, 0, "hash of the running config (differs from the file's after a runtime change)") \
 	X(SERVICE,       SL_T_STRING, 1, 31, SL_C(SERVICE_GET) | SL_C(BACKEND_GET) | SL_C(BACKEND_SET) | \
-	  SL_C(SERVICE_ADD) | SL_C(SERVICE_DEL) | SL_C(BACKEND_ADD) | SL_C(BACKEND_DEL),  \
-	  SL_C(BACKEND_SET) | SL_C(SERVICE_ADD) | SL_C(SERVICE_DEL) | SL_C(BACKEND_ADD) | SL_C(BACKEND_DEL), \
+	  SL_C(SERVICE_ADD) | SL_C(SERVICE_DEL) | SL_C(BACKEND_ADD) | SL_C(BACKEND_DEL) | SL_C(BREAKER_SET), \
+	  SL_C(BACKEND_SET) | SL_C(SERVICE_ADD) | SL_C(SERVICE_DEL) | SL_C(BACKEND_ADD) | SL_C(BACKEND_DEL) | \
+	  SL_C(BREAKER_SET),                                                            \
 	  "service name")                                                               \
 	X(ADDR,          SL_T_STRING, 2, 45, SL_C(BACKEND_GET) | SL_C(BACKEND_SET) | SL_C(BACKEND_ADD) | \
-	  SL_C(BACKEND_DEL), SL_C(BACKEND_SET) | SL_C(BACKEND_ADD) | SL_C(BACKEND_DEL),   \
+	  SL_C(BACKEND_DEL) | SL_C(BREAKER_SET),                                        \
+	  SL_C(BACKEND_SET) | SL_C(BACKEND_ADD) | SL_C(BACKEND_DEL) | SL_C(BREAKER_SET), \
 	  "backend address, IPv4 or IPv6 text form")                                    \
 	X(PORT,          SL_T_U16,    1, 65535, SL_C(BACKEND_GET) | SL_C(BACKEND_SET) | SL_C(BACKEND_DEL) | \
-	  SL_C(SERVICE_ADD) | SL_C(BACKEND_ADD), SL_C(SERVICE_ADD) | SL_C(BACKEND_ADD),    \
+	  SL_C(SERVICE_ADD) | SL_C(BACKEND_ADD) | SL_C(BREAKER_SET), SL_C(SERVICE_ADD) | SL_C(BACKEND_ADD), \
 	  "port (request: picks among backends sharing an address; the new object's port for *_ADD)") \
 	X(WEIGHT,        SL_T_U32,    0, 65535, SL_C(BACKEND_SET) | SL_C(BACKEND_ADD), SL_C(BACKEND_SET), \
 	  "backend weight; 0: no new flows (BACKEND_ADD: default 1)")                  \
@@ -112,13 +115,33 @@ enum sl_attr_type {
 	X(RESETS,        SL_T_U64,    0, 0, 0, 0, "resets after establishment")            \
 	X(REASONS,       SL_T_NESTED, 0, 0, 0, 0, "REASON entries, one per reason")        \
 	X(REASON,        SL_T_NESTED, 0, 0, 0, 0, "NAME and COUNT of one reason")          \
-	X(NAME,          SL_T_STRING, 0, 0, 0, 0, "name (of a reason)")                    \
-	X(COUNT,         SL_T_U64,    0, 0, 0, 0, "packets counted (under a reason)")       \
-	X(EVENT,         SL_T_STRING, 0, 0, 0, 0, "what happened: config_applied, service_added, service_removed, backend_added, backend_removed (later: breaker and health transitions)") \
+	X(NAME,          SL_T_STRING, 0, 0, 0, 0, "name (of a reason or a counter)")        \
+	X(COUNT,         SL_T_U64,    0, 0, 0, 0, "packets counted (under a reason), or a counter's value") \
+	X(EVENT,         SL_T_STRING, 0, 0, 0, 0, "what happened: config_applied, service_added, service_removed, backend_added, backend_removed; breaker, health (a backend's transition: FROM, TO, SIGNAL, WHY, ENFORCED)") \
 	X(TIME_NS,       SL_T_U64,    0, 0, 0, 0, "when, CLOCK_REALTIME nanoseconds")      \
-	X(CAUSE,         SL_T_STRING, 0, 0, 0, 0, "why: sighup, reload (the RELOAD command), runtime (a runtime change)") \
+	X(CAUSE,         SL_T_STRING, 0, 0, 0, 0, "why: sighup, reload (the RELOAD command), runtime (a runtime change or BREAKER_SET), automatic (breaker and health transitions of the daemon's own)") \
 	X(UID,           SL_T_U32,    0, 0, 0, 0, "uid of the sender of the request that caused it") \
-	X(PID,           SL_T_U32,    0, 0, 0, 0, "pid of the sender of the request that caused it")
+	X(PID,           SL_T_U32,    0, 0, 0, 0, "pid of the sender of the request that caused it") \
+	X(BREAKER,       SL_T_STRING, 0, 0, 0, 0, "breaker state: closed, open, half_open (the automaton); draining, forced_open, forced_closed, metrics_only (an operator's mode)") \
+	X(BREAKER_MODE,  SL_T_STRING, 4, 13, SL_C(BREAKER_SET), SL_C(BREAKER_SET),          \
+	  "breaker mode: auto (the automaton decides), draining, forced_open, forced_closed, metrics_only (the automaton runs but is not enforced)") \
+	X(GATE,          SL_T_STRING, 0, 0, 0, 0, "what the data path does with new flows: closed (admits), open (refuses), half_open (trial flows only), draining (none; established flows stay)") \
+	X(CAPPED,        SL_T_U8,     0, 0, 0, 0, "1: the breaker would eject the backend, but the service's max_ejection_percent keeps it serving") \
+	X(PANIC,         SL_T_U8,     0, 0, 0, 0, "1: the gate was decided by the service's panic setting (every backend unhealthy)") \
+	X(BREAKER_REASON, SL_T_STRING, 0, 0, 0, 0, "the last breaker transition's reason (signal, threshold), empty before the first") \
+	X(STATE_AGE_MS,  SL_T_U64,    0, 0, 0, 0, "milliseconds since the breaker's last transition (absent before the first)") \
+	X(TRIPS,         SL_T_U64,    0, 0, 0, 0, "breaker trips since it last closed through trials") \
+	X(TRIAL_TOKENS,  SL_T_U32,    0, 0, 0, 0, "half-open trial admissions left in the data path") \
+	X(HEALTH,        SL_T_STRING, 0, 0, 0, 0, "active health check verdict: unknown (no check, or not decided yet), up, down") \
+	X(CHECK,         SL_T_STRING, 0, 0, 0, 0, "active health check type: none, tcp, http, https") \
+	X(CHECK_DETAIL,  SL_T_STRING, 0, 0, 0, 0, "the last check's result: ok, status 503, connection refused, timeout after 150 ms...") \
+	X(COUNTERS,      SL_T_NESTED, 0, 0, 0, 0, "COUNTER entries, a backend's resilience totals since sluiced began watching it (with STATS): connect_refused, connect_timeout, icmp_unreachable, reset, handshake, reconciled") \
+	X(COUNTER,       SL_T_NESTED, 0, 0, 0, 0, "NAME and COUNT of one counter")              \
+	X(FROM,          SL_T_STRING, 0, 0, 0, 0, "a transition's state before (breaker: as BREAKER; health: as HEALTH)") \
+	X(TO,            SL_T_STRING, 0, 0, 0, 0, "a transition's state after")                 \
+	X(SIGNAL,        SL_T_STRING, 0, 0, 0, 0, "what caused a transition: check, flow, connect_refused, connect_timeout, icmp_unreachable, reset, slow_call, manual, policy") \
+	X(WHY,           SL_T_STRING, 0, 0, 0, 0, "a transition's reason in words: which signal and threshold (breaker), the check's result (health)") \
+	X(ENFORCED,      SL_T_U8,     0, 0, 0, 0, "1: the data path now does what TO says; 0: metrics_only (reported, not enforced)")
 
 #define SL_A_ENUM(e, t, lo, hi, takes, req, d) SL_A_##e,
 enum sl_attr { SL_A_UNSPEC, SL_ATTRS(SL_A_ENUM) SL_A__END };
@@ -127,7 +150,14 @@ enum sl_attr { SL_A_UNSPEC, SL_ATTRS(SL_A_ENUM) SL_A__END };
 #define SL_A_TB  SL_A__END           /* entries of a tb[] array */
 
 /* TAKES/REQUIRES are 32-bit masks of commands; sl_check_attrs keeps a
- * 64-bit mask of attributes seen. */
+ * 64-bit mask of attributes seen.
+ *
+ * Attribute budget: a closed set of typed values (a breaker's state, mode,
+ * gate...) gets one attribute each; an open-ended set of counters of the
+ * same kind is a nest of NAME/COUNT entries (REASONS of STATS_GET, COUNTERS
+ * of a backend), so a new counter costs no attribute and an old CLI prints
+ * it by name. Numbers are never reused or reordered: new commands and
+ * attributes go at the end of their table. */
 _Static_assert(SL_CMD_MAX <= 32, "a command does not fit the TAKES/REQUIRES masks");
 _Static_assert(SL_A_MAX < 64, "an attribute does not fit the seen mask");
 
@@ -152,6 +182,17 @@ static const struct sl_cmd_desc sl_cmds[SL_CMD_MAX] = { SL_COMMANDS(SL_CMD_DESC)
 #define SL_A_DESC(e, t, lo, hi, tk, rq, d) [SL_A_##e] = { #e, t, lo, hi, tk, rq, d },
 static const struct sl_attr_desc sl_attrs[SL_A_TB] = { SL_ATTRS(SL_A_DESC) };
 #undef SL_A_DESC
+
+/*
+ * Breaker modes on the wire (BREAKER_MODE), in the order of enum
+ * sl_brk_mode (daemon/breaker.h, which the CLI cannot include;
+ * tests/unit/test_proto.c checks that the names agree with
+ * sl_brk_mode_name()).
+ */
+static const char *const sl_breaker_modes[] = {
+	"auto", "draining", "forced_open", "forced_closed", "metrics_only",
+};
+#define SL_BREAKER_MODES (sizeof(sl_breaker_modes) / sizeof(sl_breaker_modes[0]))
 
 static const char *const sl_type_names[] = {
 	[SL_T_U8] = "u8", [SL_T_U16] = "u16", [SL_T_U32] = "u32", [SL_T_U64] = "u64",
@@ -290,6 +331,28 @@ static inline int sl_proto_fail(struct sl_proto_err *e, int err, unsigned off, c
 }
 
 enum sl_check_mode { SL_CHECK_REQUEST, SL_CHECK_REPLY };
+
+/*
+ * The BREAKER_MODE attribute na (checked by sl_proto_check) of message
+ * nlh: its index in sl_breaker_modes (= enum sl_brk_mode), or -EINVAL
+ * with e naming the attribute, its offset and the modes there are.
+ */
+static inline int sl_breaker_mode_parse(const struct nlmsghdr *nlh, const struct nlattr *na,
+					struct sl_proto_err *e)
+{
+	const char *s = mnl_attr_get_str(na);
+	char modes[80];
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < SL_BREAKER_MODES; i++)
+		if (!strcmp(s, sl_breaker_modes[i]))
+			return (int)i;
+	for (i = 0, modes[0] = 0; i < SL_BREAKER_MODES && n < sizeof(modes); i++)
+		n += (size_t)snprintf(modes + n, sizeof(modes) - n, "%s%s", i ? ", " : "", sl_breaker_modes[i]);
+	return sl_proto_fail(e, -EINVAL, (unsigned)((const char *)na - (const char *)nlh),
+			     "attribute BREAKER_MODE: '%s' is not a breaker mode (%s)", s, modes);
+}
 
 /* One attribute's type and length (both modes) and bounds (requests). */
 static inline int sl_check_attr(const struct nlattr *na, unsigned off, unsigned cmd,

@@ -34,10 +34,15 @@
  * The sender's credentials come from the first message's nlmsg_pid (the
  * daemon ignores it; root may send any SCM_CREDENTIALS): bit 0 set, uid
  * 65534, else root; bit 1 set, gid 0 (the test config's control_group,
- * "root": allowed to change state), else the uid's. The data path is faked: sl_dp_backend_id,
+ * "root": allowed to change state), else the uid's; bit 2 set, the server
+ * runs without a resilience module (ops->resil returns NULL). The data path is faked: sl_dp_backend_id,
  * sl_dp_backend, bpf_map__fd and bpf_map_lookup_elem are defined here
  * (the harness does not link libbpf or daemon/dataplane.c) and answer
  * from made-up maps, so the reply branches that read the maps run too.
+ * So is the resilience module (sl_resil_backend, sl_resil_set_mode, and
+ * the breaker and health names): a made-up breaker per backend id, and a
+ * manual mode set publishes its transition with sl_ctl_publish_resil, as
+ * sluiced's loop does.
  * Layer 2 needs root (any SCM_CREDENTIALS, a network namespace) and a
  * NETLINK_USERSOCK socket; without them only layer 1 runs (said once).
  */
@@ -59,6 +64,7 @@
 #include "ctl.h"
 #include "dataplane.h"
 #include "log.h"
+#include "resil.h"
 #include "fuzz.h"
 
 #define SERVER_RX   (SL_PROTO_BATCH + 4096)     /* daemon/ctl.c's CTL_BUF */
@@ -128,12 +134,13 @@ static void check_same_attrs(const struct nlattr **x, const struct nlattr **y)
 }
 
 /* What the CLI does with an accepted reply (cli/sluice.c): read every
- * attribute, and NAME/COUNT in each entry of REASONS. */
+ * attribute, and NAME/COUNT in each entry of REASONS and COUNTERS. */
 static void walk_reply(const struct nlattr **tb)
 {
 	const struct nlattr *r, *na;
 	size_t sum = 0;
 	unsigned a;
+	int k;
 
 	for (a = 1; a <= SL_A_MAX; a++) {
 		if (!tb[a])
@@ -143,14 +150,18 @@ static void walk_reply(const struct nlattr **tb)
 		else if (sl_attrs[a].type <= SL_T_U64)
 			sum += (size_t)sl_get_uint(tb[a]);
 	}
-	if (tb[SL_A_REASONS])
-		mnl_attr_for_each_nested(r, tb[SL_A_REASONS])
-			mnl_attr_for_each_nested(na, r) {
-				if (mnl_attr_get_type(na) == SL_A_NAME)
-					sum += strlen(sl_get_str(na));
-				else if (mnl_attr_get_type(na) == SL_A_COUNT)
-					sum += (size_t)sl_get_uint(na);
-			}
+	for (k = 0; k < 2; k++) {
+		const struct nlattr *list = tb[k ? SL_A_COUNTERS : SL_A_REASONS];
+
+		if (list)
+			mnl_attr_for_each_nested(r, list)
+				mnl_attr_for_each_nested(na, r) {
+					if (mnl_attr_get_type(na) == SL_A_NAME)
+						sum += strlen(sl_get_str(na));
+					else if (mnl_attr_get_type(na) == SL_A_COUNT)
+						sum += (size_t)sl_get_uint(na);
+				}
+	}
 	__asm__ volatile("" : : "r"(sum));
 }
 
@@ -314,6 +325,124 @@ const struct sl_backend *sl_dp_backend(const struct sl_dp *dp, __u32 id)
 	return &bk;
 }
 
+/* ---- the fake resilience module --------------------------------------------- */
+
+static char fake_resil_tag;
+#define FAKE_RESIL ((struct sl_resil *)&fake_resil_tag)
+static bool resil_off;          /* this input: ops->resil returns NULL */
+static struct sl_ctl *server;
+/* the last manual mode handed to the module */
+static struct { unsigned calls; __u32 id; enum sl_brk_mode mode; } last_set;
+static unsigned sets_before;    /* last_set.calls when this input began */
+
+const char *sl_brk_state_name(enum sl_brk_state s)
+{
+	static const char *const n[SL_BRKS_MAX] = {
+		"closed", "open", "half_open", "draining", "forced_open", "forced_closed", "metrics_only",
+	};
+
+	return (unsigned)s < SL_BRKS_MAX ? n[s] : "?";
+}
+
+const char *sl_brk_mode_name(enum sl_brk_mode m)
+{
+	return (unsigned)m < SL_BREAKER_MODES ? sl_breaker_modes[m] : "?";
+}
+
+const char *sl_health_state_name(enum sl_health_state s)
+{
+	static const char *const n[] = { "unknown", "up", "down" };
+
+	return (unsigned)s < 3 ? n[s] : "?";
+}
+
+const char *sl_check_type_name(enum sl_check_type t)
+{
+	static const char *const n[] = { "none", "tcp", "http", "https" };
+
+	return (unsigned)t < 4 ? n[t] : "?";
+}
+
+/* Backend ids divisible by 3 have no breaker; the others a made-up one
+ * (reasons and details fill their arrays without a NUL, sometimes). */
+static bool fake_resil_bk(__u32 id, struct sl_resil_bk *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (id % 3 == 0)
+		return false;
+	o->bk_id = id;
+	o->state = (__u8)(id % (SL_BRKS_MAX + 1));      /* one out of range: "?" */
+	o->mode = (__u8)(id % SL_BRKM_MAX);
+	o->dp = (__u8)(id % 5);                         /* 4: not an enum sl_breaker */
+	o->capped = (__u8)(id % 4 == 1 ? 7 : 0);        /* any non-zero is 1 on the wire */
+	o->panic = (__u8)(id % 8 == 2);
+	o->health = (__u8)(id % 3);
+	o->check_type = (__u8)(id % 4);
+	if (id % 11 == 1)
+		memset(o->reason, 'r', sizeof(o->reason));
+	else
+		snprintf(o->reason, sizeof(o->reason), "%u consecutive failures (connect_refused)", id);
+	if (id % 13 == 1)
+		memset(o->check_detail, 'd', sizeof(o->check_detail));
+	else if (id % 2)
+		snprintf(o->check_detail, sizeof(o->check_detail), "status %u", 500 + id % 100);
+	o->state_since_ns = id % 7 == 1 ? 0 : id % 7 == 2 ? UINT64_MAX : 1000000ull * id;
+	o->trips = id % 10;
+	o->trial_tokens = (__s32)(id % 5) - 2;          /* negative: 0 on the wire */
+	o->refused = id + 1;
+	o->timeouts = id + 2;
+	o->icmp = id + 3;
+	o->resets = id + 4;
+	o->handshakes = UINT64_MAX - id;
+	o->reconciled = id + 6;
+	return true;
+}
+
+int sl_resil_backend(struct sl_resil *r, __u32 bk_id, struct sl_resil_bk *out)
+{
+	CHECK(r == FAKE_RESIL && !resil_off && bk_id > 0 && bk_id < SL_MAX_BACKENDS);
+	return fake_resil_bk(bk_id, out) ? 0 : -ENOENT;
+}
+
+#define NO_BREAKER_TEXT "no breaker for this backend id"
+
+/* A mode set: refused for ids without a breaker; otherwise recorded, and
+ * its transition published while the request is answered. */
+int sl_resil_set_mode(struct sl_resil *r, __u32 bk_id, enum sl_brk_mode m, char *err, size_t errlen)
+{
+	static const __u8 to_state[SL_BRKM_MAX] = {
+		SL_BRKS_CLOSED, SL_BRKS_DRAINING, SL_BRKS_FORCED_OPEN, SL_BRKS_FORCED_CLOSED,
+		SL_BRKS_METRICS_ONLY,
+	};
+	struct sl_resil_bk bk;
+	struct sl_resil_event e = { 0 };
+	char backend[64];
+
+	CHECK(r == FAKE_RESIL && !resil_off && bk_id > 0 && bk_id < SL_MAX_BACKENDS);
+	CHECK((unsigned)m < SL_BRKM_MAX);
+	if (!fake_resil_bk(bk_id, &bk)) {
+		snprintf(err, errlen, "%s", NO_BREAKER_TEXT);
+		return -ENOENT;
+	}
+	last_set.calls++;
+	last_set.id = bk_id;
+	last_set.mode = m;
+	snprintf(backend, sizeof(backend), bk_id % 2 ? "198.19.%u.%u:80" : "[2001:2::%x]:%u",
+		 bk_id / 256, bk_id % 256);
+	e.at_ns = bk_id % 4 ? 1000 * (__u64)bk_id : 0;
+	e.bk_id = bk_id;
+	e.service = "web";
+	e.backend = bk_id % 5 ? backend : "no port here";
+	e.what = "breaker";
+	e.from = sl_brk_state_name(bk.state);
+	e.to = sl_brk_state_name(to_state[m]);
+	e.signal = "manual";
+	e.reason = sl_breaker_modes[m];
+	e.enforced = m != SL_BRKM_METRICS_ONLY;
+	sl_ctl_publish_resil(server, &e);
+	return 0;
+}
+
 /* ---- the server and its loop ----------------------------------------------- */
 
 static unsigned lost_replies;   /* sl_log's "reply ... lost" */
@@ -337,7 +466,6 @@ void sl_log(int prio, const char *fmt, ...)
  * events included) until the input ends, then orig runs again.
  */
 static struct sl_config *orig, *running;
-static struct sl_ctl *server;
 static __u32 server_portid;
 static char run_dir[64];
 static unsigned reload_calls, replace_calls;
@@ -351,6 +479,7 @@ static struct {
 
 static const struct sl_config *op_config(void *ctx) { return running; }
 static struct sl_dp *op_dp(void *ctx) { return &fake_dp; }
+static struct sl_resil *op_resil(void *ctx) { return resil_off ? NULL : FAKE_RESIL; }
 
 static void install(struct sl_config *n, const char *cause)
 {
@@ -422,7 +551,7 @@ static int op_replace(void *ctx, struct sl_config *n, char *err, size_t errlen)
 
 static const struct sl_ctl_ops ops = {
 	.version = "fuzz", .config = op_config, .dp = op_dp,
-	.reload = op_reload, .replace = op_replace,
+	.reload = op_reload, .replace = op_replace, .resil = op_resil,
 };
 
 /*
@@ -591,6 +720,11 @@ static bool events_only(const struct dgram *d)
 		CHECK(nlh->nlmsg_type == SL_PROTO_MSG_TYPE && sl_msg_cmd(nlh) == SL_CMD_EVENT);
 		CHECK(sl_proto_check(nlh, SL_CHECK_REPLY, tb, &e) == 0);
 		CHECK(tb[SL_A_EVENT] && tb[SL_A_CAUSE] && tb[SL_A_TIME_NS]);
+		if (!strcmp(sl_get_str(tb[SL_A_EVENT]), "breaker"))     /* the fake module's, while answering */
+			CHECK(tb[SL_A_SERVICE] && tb[SL_A_ADDR] && tb[SL_A_ID] && tb[SL_A_FROM] && tb[SL_A_TO] &&
+			      tb[SL_A_SIGNAL] && tb[SL_A_WHY] && tb[SL_A_ENFORCED] &&
+			      !strcmp(sl_get_str(tb[SL_A_CAUSE]), "runtime") && tb[SL_A_UID] &&
+			      !tb[SL_A_PORT] == (sl_get_uint(tb[SL_A_ID]) % 5 == 0));
 		nr_events++;
 	}
 	return true;
@@ -783,6 +917,64 @@ static void check_service(const struct nlattr **tb, const struct sl_cfg_service 
 	}
 	CHECK(!tb[SL_A_PACKETS] == !stats && !tb[SL_A_BYTES] == !stats && !tb[SL_A_NEW_FLOWS] == !stats);
 	CHECK(!tb[SL_A_CONN_REFUSED] && !tb[SL_A_REASONS]);
+	CHECK(!tb[SL_A_BREAKER] && !tb[SL_A_HEALTH] && !tb[SL_A_COUNTERS]);
+}
+
+/* The fake module's breaker of backend id, as put_resil (daemon/ctl.c)
+ * must have sent it, or nothing. */
+static void check_resil(const struct nlattr **tb, __u32 id, bool stats)
+{
+	static const char *const gates[] = { "closed", "open", "half_open", "draining", "?" };
+	static const char *const counters[] = {
+		"connect_refused", "connect_timeout", "icmp_unreachable", "reset", "handshake", "reconciled",
+	};
+	struct sl_resil_bk o;
+	const struct nlattr *r, *na;
+	char buf[200];
+	unsigned n = 0;
+
+	if (resil_off || !id || !fake_resil_bk(id, &o)) {
+		CHECK(!tb[SL_A_BREAKER] && !tb[SL_A_BREAKER_MODE] && !tb[SL_A_GATE] && !tb[SL_A_HEALTH] &&
+		      !tb[SL_A_STATE_AGE_MS] && !tb[SL_A_COUNTERS] && !tb[SL_A_CHECK_DETAIL]);
+		return;
+	}
+	CHECK(tb[SL_A_BREAKER] && !strcmp(sl_get_str(tb[SL_A_BREAKER]), sl_brk_state_name(o.state)));
+	CHECK(tb[SL_A_BREAKER_MODE] && !strcmp(sl_get_str(tb[SL_A_BREAKER_MODE]), sl_breaker_modes[o.mode]));
+	CHECK(tb[SL_A_GATE] && !strcmp(sl_get_str(tb[SL_A_GATE]), gates[o.dp]));
+	CHECK(tb[SL_A_CAPPED] && sl_get_uint(tb[SL_A_CAPPED]) == !!o.capped);
+	CHECK(tb[SL_A_PANIC] && sl_get_uint(tb[SL_A_PANIC]) == !!o.panic);
+	snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(o.reason), o.reason);
+	CHECK(tb[SL_A_BREAKER_REASON] && !strcmp(sl_get_str(tb[SL_A_BREAKER_REASON]), buf));
+	CHECK(tb[SL_A_TRIPS] && sl_get_uint(tb[SL_A_TRIPS]) == o.trips);
+	CHECK(tb[SL_A_TRIAL_TOKENS] &&
+	      sl_get_uint(tb[SL_A_TRIAL_TOKENS]) == (o.trial_tokens > 0 ? (__u64)o.trial_tokens : 0));
+	CHECK(tb[SL_A_HEALTH] && !strcmp(sl_get_str(tb[SL_A_HEALTH]), sl_health_state_name(o.health)));
+	CHECK(tb[SL_A_CHECK] && !strcmp(sl_get_str(tb[SL_A_CHECK]), sl_check_type_name(o.check_type)));
+	snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(o.check_detail), o.check_detail);
+	CHECK(!tb[SL_A_CHECK_DETAIL] == !buf[0]);
+	if (buf[0])
+		CHECK(!strcmp(sl_get_str(tb[SL_A_CHECK_DETAIL]), buf));
+	CHECK(!tb[SL_A_STATE_AGE_MS] == !o.state_since_ns);
+	if (o.state_since_ns == UINT64_MAX)     /* in the future: 0 */
+		CHECK(sl_get_uint(tb[SL_A_STATE_AGE_MS]) == 0);
+	CHECK(!tb[SL_A_COUNTERS] == !stats);
+	if (!stats)
+		return;
+	mnl_attr_for_each_nested(r, tb[SL_A_COUNTERS]) {
+		const char *name = NULL;
+		__u64 v = 0, want[] = { o.refused, o.timeouts, o.icmp, o.resets, o.handshakes, o.reconciled };
+
+		CHECK(mnl_attr_get_type(r) == SL_A_COUNTER && n < 6);
+		mnl_attr_for_each_nested(na, r) {
+			if (mnl_attr_get_type(na) == SL_A_NAME)
+				name = sl_get_str(na);
+			else if (mnl_attr_get_type(na) == SL_A_COUNT)
+				v = sl_get_uint(na);
+		}
+		CHECK(name && !strcmp(name, counters[n]) && v == want[n]);
+		n++;
+	}
+	CHECK(n == 6);
 }
 
 static void check_backend(const struct nlattr **tb, const struct sl_cfg_service *cs,
@@ -806,6 +998,7 @@ static void check_backend(const struct nlattr **tb, const struct sl_cfg_service 
 		CHECK(sl_get_uint(tb[SL_A_ID]) == id && (int64_t)sl_get_uint(tb[SL_A_ACTIVE]) >= 0 &&
 		      (int64_t)sl_get_uint(tb[SL_A_PENDING]) >= 0);
 	CHECK(!tb[SL_A_PACKETS] == !stats && !tb[SL_A_CONN_REFUSED] == !stats && !tb[SL_A_RESETS] == !stats);
+	check_resil(tb, id, stats);
 }
 
 /* One reply message of cmd (not multi) followed by nothing. */
@@ -1107,6 +1300,43 @@ static void expect_answer(int fd, const void *data, size_t size, const struct nl
 			expect_tail(0, req);
 		}
 		break;
+	case SL_CMD_BREAKER_SET: {
+		struct sl_proto_err me;
+		int mode = sl_breaker_mode_parse(req, rtb[SL_A_BREAKER_MODE], &me);
+		__u32 id = 0;
+
+		/* a mode set changes no config, and answers once */
+		CHECK(reload_calls == reloads0 && replace_calls == replaces0 && running == orig);
+		if (mode < 0) {
+			want = mode;
+		} else if (resil_off) {
+			want = -EOPNOTSUPP;
+		} else {
+			want = find_backend(rtb, &s, &b, &addr_bad);
+			if (!want) {
+				id = sl_dp_backend_id(&fake_dp, &orig->services[s].backends[b].addr);
+				want = id ? 0 : -ENOENT;
+			}
+		}
+		if (want || (id && id % 3 == 0)) {
+			CHECK(nr_dgs == 1);
+			expect_error(&dgs[0], req->nlmsg_seq, want ? want : -ENOENT, &k);
+			if (mode < 0)
+				CHECK(k.msg && !strcmp(k.msg, me.msg) && k.has_off && k.off == me.off);
+			else if (resil_off)
+				CHECK(k.msg && strstr(k.msg, "not running"));
+			else if (want == -EINVAL && addr_bad)
+				CHECK(k.has_off && k.off == (__u32)((const char *)rtb[SL_A_ADDR] - (const char *)req));
+			else if (!want)     /* the module's refusal, with its text */
+				CHECK(k.msg && strstr(k.msg, NO_BREAKER_TEXT) && strstr(k.msg, orig->services[s].name));
+			CHECK(last_set.calls == sets_before);
+			break;
+		}
+		CHECK(last_set.calls == sets_before + 1);
+		CHECK(last_set.id == id && last_set.mode == (enum sl_brk_mode)mode);
+		expect_tail(0, req);
+		break;
+	}
 	case SL_CMD_RELOAD:
 		CHECK(reload_calls == reloads0 + 1);
 		expect_tail(0, req);
@@ -1177,6 +1407,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= sizeof(struct nlmsghdr) && (((const struct nlmsghdr *)buf)->nlmsg_pid & 1))
 		uid = 65534;
 	gid = size >= sizeof(struct nlmsghdr) && (((const struct nlmsghdr *)buf)->nlmsg_pid & 2) ? 0 : uid;
+	resil_off = size >= sizeof(struct nlmsghdr) && (((const struct nlmsghdr *)buf)->nlmsg_pid & 4);
+	sets_before = last_set.calls;
 	fd = client_open(&client);
 	lost_replies = 0;
 	client_send(fd, buf, size, uid, gid);
@@ -1185,7 +1417,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < nr_dgs; i++)
 		check_dgram(&dgs[i]);
 	if (uid && gid)         /* neither root nor the control group: nothing changes */
-		CHECK(reload_calls == reloads0 && replace_calls == replaces0 && running == orig);
+		CHECK(reload_calls == reloads0 && replace_calls == replaces0 && running == orig &&
+		      last_set.calls == sets_before);
 	if (msgs == 1) {
 		CHECK(lost_replies == 0);
 		expect_answer(fd, buf, size, first, first_rc, &first_e, uid, gid, reloads0, replaces0);

@@ -4,9 +4,10 @@
  * one datagram per file, built with the protocol's own encoders. Every
  * command is there, valid (against fuzz_proto's test config: services
  * web, dns6, empty, bulk) and refused in each way the tables refuse; a
- * datagram of several requests; two replies (what the CLI checks).
+ * datagram of several requests; replies and events (what the CLI checks).
  * nlmsg_pid chooses the sender: bit 0, uid 65534 instead of root; bit 1,
- * gid 0, the test config's control_group (see fuzz_proto.c).
+ * gid 0, the test config's control_group; bit 2, a server without the
+ * resilience module (see fuzz_proto.c).
  *
  *   make fuzz-corpus       (build/fuzz/gen_proto_corpus DIR)
  */
@@ -246,6 +247,71 @@ int main(int argc, char **argv)
 	add(nlh);
 	emit("multi", msg(SL_CMD_STATS_GET, 0));
 
+	/* breaker modes (after the older seeds, whose seqs stay): set (each
+	 * backend of web, and others), refused by the daemon in each way and
+	 * by the tables */
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.11", 0);
+	str(nlh, SL_A_BREAKER_MODE, "draining");
+	emit("breaker-set", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.12", 8080);
+	str(nlh, SL_A_BREAKER_MODE, "forced_open");
+	emit("breaker-set-port", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, 0, "dns6", "2001:2:0:2::11", 53);
+	str(nlh, SL_A_BREAKER_MODE, "auto");
+	emit("breaker-set-v6-noack", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "bulk", "198.20.0.7", 443);
+	str(nlh, SL_A_BREAKER_MODE, "metrics_only");
+	emit("breaker-set-bulk", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "bulk", "198.20.0.8", 0);
+	str(nlh, SL_A_BREAKER_MODE, "forced_closed");
+	emit("breaker-set-bulk2", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.11", 80);
+	str(nlh, SL_A_BREAKER_MODE, "sideways");    /* not a mode */
+	emit("breaker-set-badmode", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.99", 80);
+	str(nlh, SL_A_BREAKER_MODE, "draining");
+	emit("breaker-set-missing", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.13", 80);
+	str(nlh, SL_A_BREAKER_MODE, "draining");    /* not in the (fake) data path */
+	emit("breaker-set-noid", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.12", 0);
+	str(nlh, SL_A_BREAKER_MODE, "draining");
+	emit("breaker-set-ambiguous", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.11", 80);
+	str(nlh, SL_A_BREAKER_MODE, "forced_open");
+	nlh->nlmsg_pid = 1;                     /* uid 65534 */
+	emit("breaker-set-unpriv", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.11", 80);
+	str(nlh, SL_A_BREAKER_MODE, "forced_open");
+	nlh->nlmsg_pid = 4;                     /* no resilience module */
+	emit("breaker-set-noresil", nlh);
+	nlh = msg(SL_CMD_BACKEND_GET, NLM_F_DUMP);
+	str(nlh, SL_A_SERVICE, "web");
+	num(nlh, SL_A_STATS, 1);
+	nlh->nlmsg_pid = 4;
+	emit("backend-dump-noresil", nlh);
+
+	/* subscribed, a mode set comes back as a breaker event */
+	add(msg(SL_CMD_SUBSCRIBE, 0));
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.11", 80);
+	str(nlh, SL_A_BREAKER_MODE, "draining");
+	add(nlh);
+	nlh = msg(SL_CMD_BACKEND_GET, NLM_F_DUMP);
+	num(nlh, SL_A_STATS, 1);
+	add(nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.11", 80);
+	str(nlh, SL_A_BREAKER_MODE, "auto");
+	emit("session-breaker", nlh);
+
+	emit("bad-missing-mode", backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.11", 80));
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.11", 80);
+	str(nlh, SL_A_BREAKER_MODE, "on");     /* shorter than any mode */
+	emit("bad-range-mode", nlh);
+	nlh = backend(SL_CMD_BREAKER_SET, NLM_F_ACK, "web", "198.19.0.11", 80);
+	str(nlh, SL_A_BREAKER_MODE, "draining");
+	num(nlh, SL_A_WEIGHT, 1);               /* not taken by BREAKER_SET */
+	emit("bad-breaker-weight", nlh);
+
 	/* replies, as the daemon sends them (the daemon ignores them) */
 	nlh = sl_msg_start(buf, SL_CMD_STATS_GET, 0, 5);
 	num(nlh, SL_A_NR_SERVICES, 4);
@@ -271,5 +337,45 @@ int main(int argc, char **argv)
 	nlh->nlmsg_seq = 6;
 	*(int *)mnl_nlmsg_put_extra_header(nlh, sizeof(int)) = 0;
 	emit("reply-backend-dump", nlh);
+
+	/* a backend with its breaker, and a breaker event, as the daemon sends them */
+	nlh = sl_msg_start(buf, SL_CMD_BACKEND_GET, 0, 7);
+	str(nlh, SL_A_SERVICE, "web");
+	str(nlh, SL_A_ADDR, "198.19.0.12");
+	num(nlh, SL_A_PORT, 80);
+	str(nlh, SL_A_STATE, "active");
+	str(nlh, SL_A_BREAKER, "half_open");
+	str(nlh, SL_A_BREAKER_MODE, "auto");
+	str(nlh, SL_A_GATE, "half_open");
+	num(nlh, SL_A_CAPPED, 0);
+	num(nlh, SL_A_PANIC, 0);
+	str(nlh, SL_A_BREAKER_REASON, "open 1000 ms elapsed");
+	num(nlh, SL_A_STATE_AGE_MS, 250);
+	num(nlh, SL_A_TRIPS, 2);
+	num(nlh, SL_A_TRIAL_TOKENS, 3);
+	str(nlh, SL_A_HEALTH, "up");
+	str(nlh, SL_A_CHECK, "http");
+	str(nlh, SL_A_CHECK_DETAIL, "ok");
+	outer = mnl_attr_nest_start(nlh, SL_A_COUNTERS);
+	inner = mnl_attr_nest_start(nlh, SL_A_COUNTER);
+	str(nlh, SL_A_NAME, "connect_refused");
+	num(nlh, SL_A_COUNT, 4);
+	mnl_attr_nest_end(nlh, inner);
+	mnl_attr_nest_end(nlh, outer);
+	emit("reply-backend-breaker", nlh);
+	nlh = sl_msg_start(buf, SL_CMD_EVENT, 0, 8);
+	str(nlh, SL_A_EVENT, "breaker");
+	num(nlh, SL_A_TIME_NS, 1700000000123456789ull);
+	str(nlh, SL_A_CAUSE, "automatic");
+	str(nlh, SL_A_SERVICE, "web");
+	str(nlh, SL_A_ADDR, "198.19.0.12");
+	num(nlh, SL_A_PORT, 80);
+	num(nlh, SL_A_ID, 2);
+	str(nlh, SL_A_FROM, "closed");
+	str(nlh, SL_A_TO, "open");
+	str(nlh, SL_A_SIGNAL, "connect_refused");
+	str(nlh, SL_A_WHY, "3 consecutive failures (connect_refused)");
+	num(nlh, SL_A_ENFORCED, 1);
+	emit("reply-event-breaker", nlh);
 	return 0;
 }

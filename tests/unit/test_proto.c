@@ -12,6 +12,8 @@
 #include <cmocka.h>
 #include <sluice/proto.h>
 
+#include "breaker.h"
+
 #define BUFSZ 4096
 
 static char buf[BUFSZ];
@@ -377,6 +379,221 @@ static void test_malformed_messages(void **state)
 	assert_int_equal(sl_proto_check(nlh, SL_CHECK_REPLY, tb, &e), 0);
 }
 
+/* ---- breakers ------------------------------------------------------------------ */
+
+static struct nlmsghdr *breaker_set(const char *mode)
+{
+	struct nlmsghdr *nlh = sl_msg_start(buf, SL_CMD_BREAKER_SET, NLM_F_REQUEST | NLM_F_ACK, 9);
+
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_SERVICE, "web"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_ADDR, "198.19.0.12"));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_PORT, 80));
+	if (mode)
+		assert_true(sl_put_str(nlh, BUFSZ, SL_A_BREAKER_MODE, mode));
+	return nlh;
+}
+
+/* The wire's mode names are breaker.c's, in enum sl_brk_mode's order, and
+ * each fits BREAKER_MODE's bounds. */
+static void test_breaker_modes_are_breakers(void **state)
+{
+	const struct sl_attr_desc *d = &sl_attrs[SL_A_BREAKER_MODE];
+	unsigned m;
+
+	assert_int_equal(SL_BREAKER_MODES, SL_BRKM_MAX);
+	for (m = 0; m < SL_BRKM_MAX; m++) {
+		assert_string_equal(sl_breaker_modes[m], sl_brk_mode_name((enum sl_brk_mode)m));
+		assert_true(strlen(sl_breaker_modes[m]) >= d->min && strlen(sl_breaker_modes[m]) <= d->max);
+	}
+	assert_true(sl_cmds[SL_CMD_BREAKER_SET].flags & SL_CF_MUTATING);
+	assert_false(sl_cmds[SL_CMD_BREAKER_SET].flags & SL_CF_DUMP);
+}
+
+static void test_breaker_set(void **state)
+{
+	const struct nlattr *tb[SL_A_TB];
+	struct sl_proto_err e;
+	struct nlmsghdr *nlh;
+	unsigned m, off;
+
+	for (m = 0; m < SL_BREAKER_MODES; m++) {
+		nlh = breaker_set(sl_breaker_modes[m]);
+		assert_int_equal(check(nlh, &e, tb), 0);
+		assert_string_equal(sl_get_str(tb[SL_A_SERVICE]), "web");
+		assert_string_equal(sl_get_str(tb[SL_A_ADDR]), "198.19.0.12");
+		assert_int_equal(sl_get_uint(tb[SL_A_PORT]), 80);
+		assert_int_equal(sl_breaker_mode_parse(nlh, tb[SL_A_BREAKER_MODE], &e), m);
+	}
+	/* PORT is optional, as for BACKEND_SET */
+	nlh = sl_msg_start(buf, SL_CMD_BREAKER_SET, NLM_F_REQUEST, 9);
+	sl_put_str(nlh, BUFSZ, SL_A_SERVICE, "web");
+	sl_put_str(nlh, BUFSZ, SL_A_ADDR, "2001:2:0:2::11");
+	sl_put_str(nlh, BUFSZ, SL_A_BREAKER_MODE, "auto");
+	assert_int_equal(check(nlh, &e, tb), 0);
+	assert_null(tb[SL_A_PORT]);
+
+	/* a word of the right length that is not a mode: refused by the
+	 * daemon with the attribute's offset and the modes there are */
+	nlh = breaker_set("sideways");
+	assert_int_equal(check(nlh, &e, tb), 0);
+	off = (unsigned)((const char *)tb[SL_A_BREAKER_MODE] - (const char *)nlh);
+	assert_int_equal(sl_breaker_mode_parse(nlh, tb[SL_A_BREAKER_MODE], &e), -EINVAL);
+	assert_int_equal(e.err, -EINVAL);
+	assert_int_equal(e.off, off);
+	assert_msg_has(&e, "attribute BREAKER_MODE: 'sideways' is not a breaker mode");
+	for (m = 0; m < SL_BREAKER_MODES; m++)
+		assert_msg_has(&e, sl_breaker_modes[m]);
+	/* the CLI's words are not the wire's */
+	nlh = breaker_set("open");
+	assert_int_equal(check(nlh, &e, tb), 0);
+	assert_int_equal(sl_breaker_mode_parse(nlh, tb[SL_A_BREAKER_MODE], &e), -EINVAL);
+	nlh = breaker_set("AUTO");
+	assert_int_equal(check(nlh, &e, tb), 0);
+	assert_int_equal(sl_breaker_mode_parse(nlh, tb[SL_A_BREAKER_MODE], &e), -EINVAL);
+
+	/* the tables: length, presence, what else it takes, no dump */
+	assert_int_equal(check(breaker_set("on"), &e, tb), -ERANGE);
+	assert_msg_has(&e, "BREAKER_MODE");
+	assert_int_equal(check(breaker_set("forced_closed_"), &e, tb), -ERANGE);
+	assert_msg_has(&e, "BREAKER_MODE");
+	assert_int_equal(check(breaker_set(NULL), &e, tb), -EINVAL);
+	assert_int_equal(e.miss, SL_A_BREAKER_MODE);
+	assert_msg_has(&e, "command BREAKER_SET needs attribute BREAKER_MODE");
+	nlh = breaker_set("draining");
+	sl_put_uint(nlh, BUFSZ, SL_A_WEIGHT, 1);
+	assert_int_equal(check(nlh, &e, tb), -EINVAL);
+	assert_msg_has(&e, "attribute WEIGHT is not allowed with command BREAKER_SET");
+	nlh = breaker_set("draining");
+	nlh->nlmsg_flags |= NLM_F_DUMP;
+	assert_int_equal(check(nlh, &e, tb), -EOPNOTSUPP);
+	assert_msg_has(&e, "BREAKER_SET cannot dump");
+	nlh = sl_msg_start(buf, SL_CMD_BACKEND_SET, NLM_F_REQUEST, 9);
+	sl_put_str(nlh, BUFSZ, SL_A_SERVICE, "web");
+	sl_put_str(nlh, BUFSZ, SL_A_ADDR, "198.19.0.12");
+	sl_put_uint(nlh, BUFSZ, SL_A_WEIGHT, 1);
+	sl_put_str(nlh, BUFSZ, SL_A_BREAKER_MODE, "draining");
+	assert_int_equal(check(nlh, &e, tb), -EINVAL);
+	assert_msg_has(&e, "attribute BREAKER_MODE is not allowed with command BACKEND_SET");
+	nlh = sl_msg_start(buf, SL_CMD_BREAKER_SET, NLM_F_REQUEST, 9);
+	sl_put_str(nlh, BUFSZ, SL_A_ADDR, "198.19.0.12");
+	sl_put_str(nlh, BUFSZ, SL_A_BREAKER_MODE, "draining");
+	assert_int_equal(check(nlh, &e, tb), -EINVAL);
+	assert_int_equal(e.miss, SL_A_SERVICE);
+}
+
+/* A backend reply with its breaker, health and counters, as put_resil
+ * (daemon/ctl.c) builds it; none of those is a request attribute. */
+static void test_backend_breaker_reply(void **state)
+{
+	static const unsigned reply_only[] = {
+		SL_A_BREAKER, SL_A_GATE, SL_A_CAPPED, SL_A_PANIC, SL_A_BREAKER_REASON, SL_A_STATE_AGE_MS,
+		SL_A_TRIPS, SL_A_TRIAL_TOKENS, SL_A_HEALTH, SL_A_CHECK, SL_A_CHECK_DETAIL, SL_A_COUNTERS,
+		SL_A_COUNTER, SL_A_FROM, SL_A_TO, SL_A_SIGNAL, SL_A_WHY, SL_A_ENFORCED,
+	};
+	const char *names[] = { "connect_refused", "handshake" };
+	const struct nlattr *tb[SL_A_TB], *r, *na;
+	struct sl_proto_err e;
+	struct nlmsghdr *nlh = sl_msg_start(buf, SL_CMD_BACKEND_GET, NLM_F_MULTI, 3);
+	struct nlattr *outer, *inner;
+	unsigned i, n = 0;
+
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_SERVICE, "web"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_ADDR, "198.19.0.12"));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_PORT, 80));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_BREAKER, "half_open"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_BREAKER_MODE, "auto"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_GATE, "half_open"));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_CAPPED, 1));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_PANIC, 0));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_BREAKER_REASON, "3 consecutive failures (connect_refused)"));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_STATE_AGE_MS, 1500));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_TRIPS, 2));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_TRIAL_TOKENS, 3));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_HEALTH, "down"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_CHECK, "http"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_CHECK_DETAIL, "status 503"));
+	outer = mnl_attr_nest_start(nlh, SL_A_COUNTERS);
+	for (i = 0; i < 2; i++) {
+		inner = mnl_attr_nest_start(nlh, SL_A_COUNTER);
+		assert_true(sl_put_str(nlh, BUFSZ, SL_A_NAME, names[i]));
+		assert_true(sl_put_uint(nlh, BUFSZ, SL_A_COUNT, 40 + i));
+		mnl_attr_nest_end(nlh, inner);
+	}
+	mnl_attr_nest_end(nlh, outer);
+	assert_false(sl_put_uint(nlh, BUFSZ, SL_A_BREAKER, 1));     /* a string attribute */
+	assert_false(sl_put_str(nlh, BUFSZ, SL_A_TRIPS, "2"));      /* an integer one */
+
+	assert_int_equal(sl_proto_check(nlh, SL_CHECK_REPLY, tb, &e), 0);
+	assert_string_equal(sl_get_str(tb[SL_A_BREAKER]), "half_open");
+	assert_string_equal(sl_get_str(tb[SL_A_BREAKER_MODE]), "auto");
+	assert_string_equal(sl_get_str(tb[SL_A_GATE]), "half_open");
+	assert_int_equal(sl_get_uint(tb[SL_A_CAPPED]), 1);
+	assert_int_equal(mnl_attr_get_payload_len(tb[SL_A_CAPPED]), 1);
+	assert_int_equal(sl_get_uint(tb[SL_A_STATE_AGE_MS]), 1500);
+	assert_int_equal(mnl_attr_get_payload_len(tb[SL_A_STATE_AGE_MS]), 8);
+	assert_int_equal(sl_get_uint(tb[SL_A_TRIAL_TOKENS]), 3);
+	assert_string_equal(sl_get_str(tb[SL_A_HEALTH]), "down");
+	assert_string_equal(sl_get_str(tb[SL_A_CHECK_DETAIL]), "status 503");
+	mnl_attr_for_each_nested(r, tb[SL_A_COUNTERS]) {
+		assert_int_equal(mnl_attr_get_type(r), SL_A_COUNTER);
+		mnl_attr_for_each_nested(na, r) {
+			if (mnl_attr_get_type(na) == SL_A_NAME)
+				assert_string_equal(sl_get_str(na), names[n]);
+			else
+				assert_int_equal(sl_get_uint(na), 40 + n);
+		}
+		n++;
+	}
+	assert_int_equal(n, 2);
+	/* a counter entry that is malformed fails the whole reply */
+	nlh = sl_msg_start(buf, SL_CMD_BACKEND_GET, 0, 3);
+	outer = mnl_attr_nest_start(nlh, SL_A_COUNTERS);
+	inner = mnl_attr_nest_start(nlh, SL_A_COUNTER);
+	mnl_attr_put_u32(nlh, SL_A_COUNT, 7);       /* u64 in the table */
+	mnl_attr_nest_end(nlh, inner);
+	mnl_attr_nest_end(nlh, outer);
+	assert_int_equal(sl_proto_check(nlh, SL_CHECK_REPLY, tb, &e), -EINVAL);
+	assert_msg_has(&e, "COUNT");
+
+	for (i = 0; i < sizeof(reply_only) / sizeof(reply_only[0]); i++)
+		assert_int_equal(sl_attrs[reply_only[i]].takes, 0);
+	assert_int_equal(sl_attrs[SL_A_BREAKER_MODE].takes, 1u << SL_CMD_BREAKER_SET);
+}
+
+/* A breaker transition as sl_ctl_publish_resil sends it. */
+static void test_resil_event_decodes(void **state)
+{
+	const struct nlattr *tb[SL_A_TB];
+	struct sl_proto_err e;
+	struct nlmsghdr *nlh = sl_msg_start(buf, SL_CMD_EVENT, 0, 43);
+
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_EVENT, "breaker"));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_TIME_NS, 1700000000123456789ull));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_CAUSE, "runtime"));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_UID, 0));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_PID, 77));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_SERVICE, "web"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_ADDR, "2001:2:0:2::11"));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_PORT, 80));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_ID, 12));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_FROM, "closed"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_TO, "draining"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_SIGNAL, "manual"));
+	assert_true(sl_put_str(nlh, BUFSZ, SL_A_WHY, "manual: draining"));
+	assert_true(sl_put_uint(nlh, BUFSZ, SL_A_ENFORCED, 1));
+	assert_int_equal(sl_proto_check(nlh, SL_CHECK_REPLY, tb, &e), 0);
+	assert_string_equal(sl_get_str(tb[SL_A_EVENT]), "breaker");
+	assert_string_equal(sl_get_str(tb[SL_A_FROM]), "closed");
+	assert_string_equal(sl_get_str(tb[SL_A_TO]), "draining");
+	assert_string_equal(sl_get_str(tb[SL_A_SIGNAL]), "manual");
+	assert_string_equal(sl_get_str(tb[SL_A_WHY]), "manual: draining");
+	assert_int_equal(sl_get_uint(tb[SL_A_ENFORCED]), 1);
+	assert_int_equal(sl_get_uint(tb[SL_A_ID]), 12);
+	/* and is still refused as a request */
+	nlh->nlmsg_flags |= NLM_F_REQUEST;
+	assert_int_equal(check(nlh, &e, tb), -EOPNOTSUPP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +606,10 @@ int main(void)
 		cmocka_unit_test(test_out_of_bounds),
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_event_decodes),
+		cmocka_unit_test(test_breaker_modes_are_breakers),
+		cmocka_unit_test(test_breaker_set),
+		cmocka_unit_test(test_backend_breaker_reply),
+		cmocka_unit_test(test_resil_event_decodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
