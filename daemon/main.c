@@ -117,12 +117,12 @@ static void resil_event(void *ctx, const struct sl_resil_event *e)
 {
 	struct daemon *d = ctx;
 
-	(void)d;
-	(void)e;
+	sl_ctl_publish_resil(d->ctl, e);
 }
 
 /* The control server's view of the loop's state (daemon/ctl.h). */
 static const struct sl_config *ctl_config(void *ctx) { return ((struct daemon *)ctx)->cfg; }
+static struct sl_resil *ctl_resil(void *ctx) { return ((struct daemon *)ctx)->resil; }
 static struct sl_dp *ctl_dp(void *ctx) { return ((struct daemon *)ctx)->dp; }
 static int ctl_reload(void *ctx, char *err, size_t len) { return reload(ctx, "reload", err, len); }
 
@@ -142,7 +142,7 @@ static int ctl_replace(void *ctx, struct sl_config *cfg, char *err, size_t len)
 
 static const struct sl_ctl_ops ctl_ops = {
 	.version = "0.1", .config = ctl_config, .dp = ctl_dp,
-	.reload = ctl_reload, .replace = ctl_replace,
+	.reload = ctl_reload, .replace = ctl_replace, .resil = ctl_resil,
 };
 
 /* First state at start: pins whose config hash is this config's are

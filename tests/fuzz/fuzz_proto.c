@@ -335,19 +335,7 @@ static struct sl_ctl *server;
 static struct { unsigned calls; __u32 id; enum sl_brk_mode mode; } last_set;
 static unsigned sets_before;    /* last_set.calls when this input began */
 
-const char *sl_brk_state_name(enum sl_brk_state s)
-{
-	static const char *const n[SL_BRKS_MAX] = {
-		"closed", "open", "half_open", "draining", "forced_open", "forced_closed", "metrics_only",
-	};
-
-	return (unsigned)s < SL_BRKS_MAX ? n[s] : "?";
-}
-
-const char *sl_brk_mode_name(enum sl_brk_mode m)
-{
-	return (unsigned)m < SL_BREAKER_MODES ? sl_breaker_modes[m] : "?";
-}
+/* sl_brk_state_name and sl_brk_mode_name: the real ones (breaker.o). */
 
 const char *sl_health_state_name(enum sl_health_state s)
 {
