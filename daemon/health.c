@@ -264,10 +264,14 @@ static int curl_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void
 		ev.events |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
 		ev.events |= EPOLLOUT;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
+	/* socketp is set (to h) once the socket is in the epoll set */
+	if (socketp && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
 		return 0;
-	if (errno == ENOENT && epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) == 0)
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) == 0 ||
+	    (errno == EEXIST && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0)) {
+		curl_multi_assign(h->multi, s, h);
 		return 0;
+	}
 	sl_log(LOG_ERR, "health: epoll_ctl on curl socket %d: %s", (int)s, strerror(errno));
 	return -1;
 }

@@ -8,7 +8,9 @@
  * epoll_wait on the module's fd and the servers' fds, sl_health_dispatch.
  * A loop stops when what it waits for has happened; the iteration cap and
  * the 20 s deadline only turn a hang into a failure (nothing asserts on
- * time).
+ * time). Checks meant to pass have timeouts far above a loopback connect;
+ * SL_TEST_SLOW=N multiplies every interval and timeout (and the deadline)
+ * for slow runs, e.g. SL_TEST_SLOW=5 under valgrind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -286,6 +288,13 @@ static void on_data(struct conn *c)
 	conn_close(c);
 }
 
+static unsigned slow = 1;   /* SL_TEST_SLOW */
+
+static unsigned ms(unsigned v)
+{
+	return v * slow;
+}
+
 static char health_tag;   /* epoll data of the module's fd in t.ep */
 
 static __u64 mono_ms(void)
@@ -299,7 +308,7 @@ static __u64 mono_ms(void)
 /* Run the loop until done(arg). The cap and the deadline only catch hangs. */
 static void run_until(int (*done)(long), long arg, const char *what)
 {
-	__u64 deadline = mono_ms() + 20000;
+	__u64 deadline = mono_ms() + 20000ull * slow;
 
 	for (int iter = 0; !done(arg); iter++) {
 		struct epoll_event ev[16];
@@ -403,7 +412,7 @@ static struct sl_l4addr addr_of(const char *ip, int port)
 static struct sl_cfg_check tcp_check(unsigned interval, unsigned timeout, unsigned rise, unsigned fall)
 {
 	struct sl_cfg_check c = {
-		.type = SL_CHECK_TCP, .interval_ms = interval, .timeout_ms = timeout,
+		.type = SL_CHECK_TCP, .interval_ms = ms(interval), .timeout_ms = ms(timeout),
 		.rise = rise, .fall = fall, .jitter_pct = 10, .expect_lo = 200, .expect_hi = 399,
 	};
 
@@ -414,7 +423,7 @@ static struct sl_cfg_check tcp_check(unsigned interval, unsigned timeout, unsign
 static struct sl_cfg_check http_check(int type, const char *path, const char *host,
 				      int lo, int hi, unsigned timeout)
 {
-	struct sl_cfg_check c = tcp_check(200, timeout, 1, 1);
+	struct sl_cfg_check c = tcp_check(300, timeout, 1, 1);   /* ms() applied there */
 
 	c.type = type;
 	c.expect_lo = lo;
@@ -469,7 +478,7 @@ static void close_after_two(const struct sl_health_result *r)
 
 static void test_tcp_rise_fall(void **state)
 {
-	struct sl_cfg_check c = tcp_check(50, 50, 2, 3);
+	struct sl_cfg_check c = tcp_check(200, 200, 2, 3);
 	struct sl_health_info in;
 	__u64 hist = 0;
 
@@ -519,7 +528,7 @@ static void open_after_two(const struct sl_health_result *r)
 
 static void test_tcp_refused_then_up(void **state)
 {
-	struct sl_cfg_check c = tcp_check(50, 50, 2, 2);
+	struct sl_cfg_check c = tcp_check(200, 200, 2, 2);
 
 	t.on_result = open_after_two;
 	set_ok(1, V4, 9, &c);
@@ -572,7 +581,7 @@ static void test_tcp_timeout(void **state)
 	struct sl_health_info in;
 	const struct sl_health_result *r;
 	int a, b;
-	char *log;
+	char *log, want[64];
 
 	/* Backlog 0: one connection fills the accept queue, which is never
 	 * drained; the next SYNs (the second one here, then the check's) are
@@ -599,8 +608,9 @@ static void test_tcp_timeout(void **state)
 	assert_int_equal(r->state_after, SL_HEALTH_DOWN);
 	assert_int_equal(sl_health_info(t.h, 1, &in), 0);
 	assert_int_equal(in.timeouts, 1);
+	snprintf(want, sizeof(want), " ms (timeout_ms %u)", ms(100));
 	if (!strstr(log, "health: web " V4 ":7000 tcp: timeout after ") ||
-	    !strstr(log, " ms (timeout_ms 100)") || !strstr(log, "unknown -> down"))
+	    !strstr(log, want) || !strstr(log, "unknown -> down"))
 		fail_msg("log:\n%s", log);
 	close(a);
 	close(b);
@@ -610,13 +620,13 @@ static void test_tcp_timeout(void **state)
 
 static void test_http(void **state)
 {
-	struct sl_cfg_check c1 = http_check(SL_CHECK_HTTP, "/healthz", "example.test", 200, 200, 150);
-	struct sl_cfg_check c2 = http_check(SL_CHECK_HTTP, "/status?full=1", "", 200, 399, 150);
-	struct sl_cfg_check c3 = http_check(SL_CHECK_HTTP, "/r", "", 200, 399, 150);
-	struct sl_cfg_check c4 = http_check(SL_CHECK_HTTP, "/r2", "", 200, 299, 150);
+	struct sl_cfg_check c1 = http_check(SL_CHECK_HTTP, "/healthz", "example.test", 200, 200, 300);
+	struct sl_cfg_check c2 = http_check(SL_CHECK_HTTP, "/status?full=1", "", 200, 399, 300);
+	struct sl_cfg_check c3 = http_check(SL_CHECK_HTTP, "/r", "", 200, 399, 300);
+	struct sl_cfg_check c4 = http_check(SL_CHECK_HTTP, "/r2", "", 200, 299, 300);
 	struct sl_cfg_check c5 = http_check(SL_CHECK_HTTP, "/slow", "", 200, 399, 100);
-	struct sl_cfg_check c6 = http_check(SL_CHECK_HTTPS, "/tls", "", 200, 399, 150);
-	struct sl_cfg_check c7 = http_check(SL_CHECK_HTTP, "/v6", "", 200, 399, 150);
+	struct sl_cfg_check c6 = http_check(SL_CHECK_HTTPS, "/tls", "", 200, 399, 300);
+	struct sl_cfg_check c7 = http_check(SL_CHECK_HTTP, "/v6", "", 200, 399, 300);
 	static const __u32 ids[] = { 1, 2, 3, 4, 5, 6, 7 };
 	const struct sl_health_result *r;
 	const struct req *q;
@@ -685,7 +695,7 @@ static void test_not_doubled(void **state)
 	struct sl_cfg_check c = http_check(SL_CHECK_HTTP, "/slow", "", 200, 399, 100);
 	struct srv *s = listen_on(V4, 8004, M_SILENT, 16);
 
-	c.interval_ms = 100;
+	c.interval_ms = ms(100);
 	c.jitter_pct = 0;
 	set_ok(1, V4, 8004, &c);
 	wait_results(1, 4);
@@ -701,7 +711,7 @@ static void test_max_running(void **state)
 	static const __u32 ids[] = { 1, 2, 3 };
 	struct srv *s = listen_on(V4, 8004, M_SILENT, 16);
 
-	c.interval_ms = 100;
+	c.interval_ms = ms(100);
 	sl_health_set_max_running(t.h, 1);
 	for (int i = 0; i < 3; i++)
 		set_ok(ids[i], V4, 8004, &c);
@@ -714,7 +724,7 @@ static void test_max_running(void **state)
 
 static void test_set_semantics(void **state)
 {
-	struct sl_cfg_check c = tcp_check(50, 50, 1, 1), bad;
+	struct sl_cfg_check c = tcp_check(150, 150, 1, 1), bad;
 	struct sl_l4addr a = addr_of(V4, 8080), a2 = addr_of(V4, 8081);
 	struct sl_health_info in;
 
@@ -734,7 +744,7 @@ static void test_set_semantics(void **state)
 	expect(1, 2, 1, SL_HEALTH_UP, SL_HEALTH_UP, "ok");
 
 	/* changed setting: over again from UNKNOWN */
-	c.interval_ms = 60;
+	c.interval_ms = ms(160);
 	assert_int_equal(sl_health_set(t.h, 1, &a, &c, "web", "b1"), 0);
 	assert_int_equal(sl_health_state(t.h, 1), SL_HEALTH_UNKNOWN);
 	assert_int_equal(sl_health_info(t.h, 1, &in), 0);
@@ -759,12 +769,12 @@ static void test_set_semantics(void **state)
 	sl_health_remove(t.h, 4242);   /* nothing there: no-op */
 
 	/* refused settings */
-	c = tcp_check(50, 50, 1, 1);
+	c = tcp_check(150, 150, 1, 1);
 	assert_int_equal(sl_health_set(t.h, 0, &a, &c, "web", NULL), -EINVAL);
 	assert_int_equal(sl_health_set(t.h, SL_MAX_BACKENDS, &a, &c, "web", NULL), -EINVAL);
 	bad = c; bad.interval_ms = 0;
 	assert_int_equal(sl_health_set(t.h, 1, &a, &bad, "web", NULL), -EINVAL);
-	bad = c; bad.timeout_ms = 51;
+	bad = c; bad.timeout_ms = c.interval_ms + 1;
 	assert_int_equal(sl_health_set(t.h, 1, &a, &bad, "web", NULL), -EINVAL);
 	bad = c; bad.type = 9;
 	assert_int_equal(sl_health_set(t.h, 1, &a, &bad, "web", NULL), -EINVAL);
@@ -810,23 +820,23 @@ static void remove_self(const struct sl_health_result *r)
 
 static void test_remove_mid_check(void **state)
 {
-	struct sl_cfg_check slow = http_check(SL_CHECK_HTTP, "/slow", "", 200, 399, 300);
-	struct sl_cfg_check c = tcp_check(50, 50, 1, 1);
+	struct sl_cfg_check slowc = http_check(SL_CHECK_HTTP, "/slow", "", 200, 399, 300);
+	struct sl_cfg_check c = tcp_check(150, 150, 1, 1);
 	int base;
 
-	slow.interval_ms = 300;
+	slowc.interval_ms = ms(300);
 	silent = listen_on(V4, 8004, M_SILENT, 16);
 	listen_on(V4, 8080, M_ACCEPT_CLOSE, 16);
-	set_ok(1, V4, 8004, &slow);
+	set_ok(1, V4, 8004, &slowc);
 	set_ok(2, V4, 8080, &c);
 
 	/* the server has the request: check 1 is in flight */
 	run_until(have_requests, 1, "the first request");
 	sl_health_remove(t.h, 1);
 	base = count(2);
-	/* 10 checks of 2 take longer than check 1's timeout; the server sees
-	 * check 1's connection closed */
-	run_until(idle_and_counted, base + 10, "backend 2's results and the closed connection");
+	/* six more results of 2 (longer than check 1's timeout would take),
+	 * and the server sees check 1's connection closed */
+	run_until(idle_and_counted, base + 6, "backend 2's results and the closed connection");
 	assert_int_equal(count(1), 0);
 	assert_int_equal(t.nreq, 1);
 
@@ -834,7 +844,7 @@ static void test_remove_mid_check(void **state)
 	removed_at = count(2) + 2;
 	t.on_result = remove_self;
 	set_ok(3, V4, 8080, &c);
-	wait_results(3, 10);
+	wait_results(3, 6);
 	assert_int_equal(count(2), removed_at);
 	{
 		struct sl_health_info in;
@@ -843,7 +853,7 @@ static void test_remove_mid_check(void **state)
 	}
 
 	/* close with a check in flight (teardown): valgrind/ASan see it freed */
-	set_ok(4, V4, 8004, &slow);
+	set_ok(4, V4, 8004, &slowc);
 	run_until(have_requests, 2, "the second request");
 	assert_true(sl_health_running(t.h) >= 1);
 }
@@ -861,6 +871,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_mid_check, setup, teardown),
 	};
 
+	if (getenv("SL_TEST_SLOW") && atoi(getenv("SL_TEST_SLOW")) > 1)
+		slow = atoi(getenv("SL_TEST_SLOW"));
 	if (geteuid() != 0) {
 		fprintf(stderr, "test_health: needs root for network namespaces; skipped\n");
 		return 77;
