@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Active health checks (health.h), on libcurl's multi interface driven by
- * the module's own epoll fd: curl's sockets (CURLMOPT_SOCKETFUNCTION), a
- * timerfd for curl's timeouts (CURLMOPT_TIMERFUNCTION) and a timerfd for
- * the next due check. Due times are kept in a min-heap, checks are found
- * by backend id in an array: nothing walks every backend per event.
+ * the module's own epoll fd: curl's sockets (CURLMOPT_SOCKETFUNCTION) and
+ * one timerfd for the earlier of curl's timeout (CURLMOPT_TIMERFUNCTION)
+ * and the next due check. Due times are kept in a min-heap, checks are
+ * found by backend id in an array: nothing walks every backend per event.
  * No threads and no blocking calls (URLs carry address literals, so curl
  * never resolves a name). See docs/decisions.md, "Health checks".
  */
@@ -29,7 +29,7 @@
 #define USER_AGENT  "sluice-health/0.1"
 
 /* epoll data: what << 32 | fd */
-enum { EV_CURL_TIMER = 1, EV_SCHED_TIMER, EV_SOCK };
+enum { EV_TIMER = 1, EV_SOCK };
 #define EV_DATA(what, fd) (((__u64)(what) << 32) | (__u32)(fd))
 
 /* A check in flight: what must live as long as the transfer. */
@@ -53,7 +53,7 @@ struct hc {
 };
 
 struct sl_health {
-	int epfd, curl_tfd, sched_tfd;
+	int epfd, tfd;
 	CURLM *multi;
 	sl_health_cb cb;
 	void *ctx;
@@ -62,7 +62,9 @@ struct sl_health {
 	struct hc **heap;           /* min-heap on due_ns: every check, running or not */
 	__u32 heap_len, heap_cap;
 	unsigned running, max_running;
-	__u64 sched_armed_ns;       /* what sched_tfd is set to; 0: disarmed or fired */
+	__u64 curl_due_ns;          /* curl's timeout (CLOCK_MONOTONIC); 0: none */
+	__u64 armed_ns;             /* what tfd is set to; 0: not armed, or fired */
+	int in_dispatch;            /* no arm() from curl's timer callback (dispatch, close) */
 	__u64 rng;
 };
 
@@ -218,36 +220,45 @@ static int waiting_for_slot(const struct sl_health *h, const struct hc *e, __u64
 	return e->due_ns <= now && !e->x && h->running >= h->max_running;
 }
 
-/* sched_tfd: the earliest due check; disarmed while the earliest waits for
- * a free slot (a completion runs the next dispatch anyway). */
-static void arm_sched(struct sl_health *h)
+/*
+ * tfd: the earlier of curl's timeout and the next due check (none while
+ * that check waits for a free slot: a completion runs a dispatch anyway),
+ * rounded up to a whole millisecond so that one wake-up serves every
+ * deadline in that millisecond. A timer set in a syscall costs more than a
+ * dispatch here, so it is only ever moved earlier: one that fires too
+ * soon makes a dispatch with nothing to do, which sets it again.
+ */
+static void arm(struct sl_health *h)
 {
 	struct itimerspec its = { 0 };
-	__u64 want = 0;
+	__u64 want = h->curl_due_ns;
 
-	if (h->heap_len && !waiting_for_slot(h, h->heap[0], now_ns()))
-		want = h->heap[0]->due_ns ? h->heap[0]->due_ns : 1;
-	if (want == h->sched_armed_ns)
+	if (h->heap_len && !waiting_for_slot(h, h->heap[0], now_ns()) &&
+	    (!want || h->heap[0]->due_ns < want))
+		want = h->heap[0]->due_ns;
+	if (!want)
+		return;
+	want = (want + NS_PER_MS - 1) / NS_PER_MS * NS_PER_MS;
+	if (h->armed_ns && h->armed_ns <= want)
 		return;
 	its.it_value.tv_sec = want / 1000000000ull;
 	its.it_value.tv_nsec = want % 1000000000ull;
-	if (timerfd_settime(h->sched_tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
-		h->sched_armed_ns = want;
+	if (timerfd_settime(h->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		h->armed_ns = want;
+	else
+		sl_log(LOG_ERR, "health: timerfd_settime: %s", strerror(errno));
 }
 
-/* CURLMOPT_TIMERFUNCTION: -1 disarm, 0 as soon as possible, else ms */
+/* CURLMOPT_TIMERFUNCTION: -1 none, 0 as soon as possible, else in ms.
+ * A dispatch runs "as soon as possible" before it returns. */
 static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
 {
 	struct sl_health *h = userp;
-	struct itimerspec its = { 0 };
 
-	if (timeout_ms == 0)
-		its.it_value.tv_nsec = 1;
-	else if (timeout_ms > 0) {
-		its.it_value.tv_sec = timeout_ms / 1000;
-		its.it_value.tv_nsec = (timeout_ms % 1000) * NS_PER_MS;
-	}
-	return timerfd_settime(h->curl_tfd, 0, &its, NULL) ? -1 : 0;
+	h->curl_due_ns = timeout_ms < 0 ? 0 : now_ns() + (__u64)timeout_ms * NS_PER_MS;
+	if (!h->in_dispatch)
+		arm(h);
+	return 0;
 }
 
 /* CURLMOPT_SOCKETFUNCTION: curl's sockets live in our epoll set */
@@ -313,18 +324,14 @@ int sl_health_open(struct sl_health **out, sl_health_cb cb, void *ctx, char *err
 	h->cb = cb;
 	h->ctx = ctx;
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
-	h->curl_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	h->sched_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (h->epfd < 0 || h->curl_tfd < 0 || h->sched_tfd < 0) {
+	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (h->epfd < 0 || h->tfd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "health: epoll/timerfd: %s", strerror(errno));
 		goto fail;
 	}
-	ev.data.u64 = EV_DATA(EV_CURL_TIMER, h->curl_tfd);
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->curl_tfd, &ev))
-		goto fail_epoll;
-	ev.data.u64 = EV_DATA(EV_SCHED_TIMER, h->sched_tfd);
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->sched_tfd, &ev))
+	ev.data.u64 = EV_DATA(EV_TIMER, h->tfd);
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->tfd, &ev))
 		goto fail_epoll;
 
 	h->multi = curl_multi_init();
@@ -380,6 +387,7 @@ void sl_health_close(struct sl_health *h)
 {
 	if (!h)
 		return;
+	h->in_dispatch = 1;   /* curl's timer callback must not look at the heap now */
 	for (__u32 i = 0; i < h->by_id_len; i++) {
 		struct hc *e = h->by_id[i];
 
@@ -392,10 +400,8 @@ void sl_health_close(struct sl_health *h)
 		curl_multi_cleanup(h->multi);
 	if (h->epfd >= 0)
 		close(h->epfd);
-	if (h->curl_tfd >= 0)
-		close(h->curl_tfd);
-	if (h->sched_tfd >= 0)
-		close(h->sched_tfd);
+	if (h->tfd >= 0)
+		close(h->tfd);
 	free(h->by_id);
 	free(h->heap);
 	free(h);
@@ -731,6 +737,7 @@ void sl_health_dispatch(struct sl_health *h)
 	struct epoll_event ev[64];
 	int n, round = 0, still;
 
+	h->in_dispatch = 1;
 	do {
 		n = epoll_wait(h->epfd, ev, 64, 0);
 		for (int i = 0; i < n; i++) {
@@ -738,13 +745,9 @@ void sl_health_dispatch(struct sl_health *h)
 			int flags = 0;
 
 			switch (ev[i].data.u64 >> 32) {
-			case EV_CURL_TIMER:
+			case EV_TIMER:
 				drain(fd);
-				curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &still);
-				break;
-			case EV_SCHED_TIMER:
-				drain(fd);
-				h->sched_armed_ns = 0;
+				h->armed_ns = 0;
 				break;
 			case EV_SOCK:
 				if (ev[i].events & EPOLLIN)
@@ -758,9 +761,23 @@ void sl_health_dispatch(struct sl_health *h)
 			}
 		}
 	} while (n == 64 && ++round < 16);
-	read_done(h);
-	start_due(h, now_ns());
-	arm_sched(h);
+
+	/* curl's timeouts that are due, among them "as soon as possible" after
+	 * the transfers just added: a few rounds, the timer catches the rest */
+	for (round = 0; round < 4; round++) {
+		__u64 now = now_ns();
+
+		if (h->curl_due_ns && h->curl_due_ns <= now) {
+			h->curl_due_ns = 0;
+			curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+		}
+		read_done(h);
+		start_due(h, now_ns());
+		if (!h->curl_due_ns || h->curl_due_ns > now_ns())
+			break;
+	}
+	h->in_dispatch = 0;
+	arm(h);
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -886,7 +903,7 @@ int sl_health_set(struct sl_health *h, __u32 bk_id, const struct sl_l4addr *addr
 	/* first run somewhere in [now, now + interval) */
 	e->due_ns = now_ns() + rnd_below(h, interval_ns(e));
 	heap_fix(h, e->heap_idx);
-	arm_sched(h);
+	arm(h);
 	return 0;
 }
 
@@ -900,7 +917,7 @@ void sl_health_remove(struct sl_health *h, __u32 bk_id)
 	heap_del(h, e);
 	h->by_id[bk_id] = NULL;
 	free(e);
-	arm_sched(h);
+	arm(h);
 }
 
 enum sl_health_state sl_health_state(const struct sl_health *h, __u32 bk_id)
