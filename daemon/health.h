@@ -56,9 +56,19 @@ struct sl_health;
 int  sl_health_open(struct sl_health **out, sl_health_cb cb, void *ctx, char *err, size_t errlen);
 void sl_health_close(struct sl_health *h);
 
-/* The fd to watch for EPOLLIN, and what to call when it is readable. */
+/* The fd to watch for EPOLLIN, and what to call when it is readable.
+ * Results are called back from sl_health_dispatch() only; the callback may
+ * call sl_health_set/remove (any id, its own too) but not sl_health_close. */
 int  sl_health_fd(const struct sl_health *h);
 void sl_health_dispatch(struct sl_health *h);
+
+/*
+ * At most n checks in flight (each holds a socket); one due while n run
+ * waits for a completion. Default: half of RLIMIT_NOFILE's soft limit when
+ * the module was opened, at least 16, at most 65536. 0 counts as 1.
+ */
+void sl_health_set_max_running(struct sl_health *h, unsigned n);
+unsigned sl_health_running(const struct sl_health *h);   /* checks in flight now */
 
 /*
  * Give backend bk_id (address and port in addr) the check c, or replace

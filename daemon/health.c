@@ -1,0 +1,938 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Active health checks (health.h), on libcurl's multi interface driven by
+ * the module's own epoll fd: curl's sockets (CURLMOPT_SOCKETFUNCTION) and
+ * one timerfd for the earlier of curl's timeout (CURLMOPT_TIMERFUNCTION)
+ * and the next due check. Due times are kept in a min-heap, checks are
+ * found by backend id in an array: nothing walks every backend per event.
+ * No threads and no blocking calls (URLs carry address literals, so curl
+ * never resolves a name). See docs/decisions.md, "Health checks".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <curl/curl.h>
+
+#include "health.h"
+#include "log.h"
+
+#define NS_PER_MS   1000000ull
+#define NOT_QUEUED  UINT32_MAX
+#define USER_AGENT  "sluice-health/0.1"
+
+/* epoll data: what << 32 | fd */
+enum { EV_TIMER = 1, EV_SOCK };
+#define EV_DATA(what, fd) (((__u64)(what) << 32) | (__u32)(fd))
+
+/* A check in flight: what must live as long as the transfer. */
+struct xfer {
+	CURL *easy;
+	struct curl_slist *headers, *connect_to;
+	__u64 start_ns;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct hc {
+	__u32 bk_id;
+	__u32 heap_idx;             /* in h->heap, NOT_QUEUED when not there */
+	__u64 due_ns;               /* next start (CLOCK_MONOTONIC) */
+	struct sl_l4addr addr;
+	struct sl_cfg_check c;
+	char svc[SL_NAME_MAX];
+	char name[64];              /* "198.19.0.11:80", "[2001:2::11]:80" */
+	struct xfer *x;             /* running check, or NULL */
+	struct sl_health_info info; /* info.state is the state */
+};
+
+struct sl_health {
+	int epfd, tfd;
+	CURLM *multi;
+	sl_health_cb cb;
+	void *ctx;
+	struct hc **by_id;          /* bk_id -> check, by_id_len entries */
+	__u32 by_id_len;
+	struct hc **heap;           /* min-heap on due_ns: every check, running or not */
+	__u32 heap_len, heap_cap;
+	unsigned running, max_running;
+	__u64 curl_due_ns;          /* curl's timeout (CLOCK_MONOTONIC); 0: none */
+	__u64 armed_ns;             /* what tfd is set to; 0: not armed, or fired */
+	int in_dispatch;            /* no arm() from curl's timer callback (dispatch, close) */
+	__u64 rng;
+};
+
+static unsigned curl_users;     /* curl_global_init once, cleanup with the last module */
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* xorshift64*: spreading checks out needs no better */
+static __u64 rnd(struct sl_health *h)
+{
+	h->rng ^= h->rng >> 12;
+	h->rng ^= h->rng << 25;
+	h->rng ^= h->rng >> 27;
+	return h->rng * 0x2545f4914f6cdd1dull;
+}
+
+/* uniform in [0, n); 0 when n is 0 */
+static __u64 rnd_below(struct sl_health *h, __u64 n)
+{
+	return (__u64)(((unsigned __int128)rnd(h) * n) >> 64);
+}
+
+const char *sl_health_state_name(enum sl_health_state s)
+{
+	switch (s) {
+	case SL_HEALTH_UNKNOWN: return "unknown";
+	case SL_HEALTH_UP:      return "up";
+	case SL_HEALTH_DOWN:    return "down";
+	}
+	return "?";
+}
+
+const char *sl_check_type_name(enum sl_check_type t)
+{
+	switch (t) {
+	case SL_CHECK_NONE:  return "none";
+	case SL_CHECK_TCP:   return "tcp";
+	case SL_CHECK_HTTP:  return "http";
+	case SL_CHECK_HTTPS: return "https";
+	}
+	return "?";
+}
+
+/* ---- the heap of due times ---------------------------------------------- */
+
+static void heap_set(struct sl_health *h, __u32 i, struct hc *e)
+{
+	h->heap[i] = e;
+	e->heap_idx = i;
+}
+
+static void heap_up(struct sl_health *h, __u32 i)
+{
+	struct hc *e = h->heap[i];
+
+	while (i) {
+		__u32 p = (i - 1) / 2;
+
+		if (h->heap[p]->due_ns <= e->due_ns)
+			break;
+		heap_set(h, i, h->heap[p]);
+		i = p;
+	}
+	heap_set(h, i, e);
+}
+
+static void heap_down(struct sl_health *h, __u32 i)
+{
+	struct hc *e = h->heap[i];
+
+	for (;;) {
+		__u32 l = 2 * i + 1, m = l;
+
+		if (l >= h->heap_len)
+			break;
+		if (l + 1 < h->heap_len && h->heap[l + 1]->due_ns < h->heap[l]->due_ns)
+			m = l + 1;
+		if (e->due_ns <= h->heap[m]->due_ns)
+			break;
+		heap_set(h, i, h->heap[m]);
+		i = m;
+	}
+	heap_set(h, i, e);
+}
+
+static int heap_push(struct sl_health *h, struct hc *e)
+{
+	if (h->heap_len == h->heap_cap) {
+		__u32 cap = h->heap_cap ? 2 * h->heap_cap : 64;
+		struct hc **n = realloc(h->heap, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		h->heap = n;
+		h->heap_cap = cap;
+	}
+	heap_set(h, h->heap_len++, e);
+	heap_up(h, e->heap_idx);
+	return 0;
+}
+
+/* the element at i changed its due time */
+static void heap_fix(struct sl_health *h, __u32 i)
+{
+	struct hc *e = h->heap[i];
+
+	heap_up(h, i);
+	heap_down(h, e->heap_idx);
+}
+
+static void heap_del(struct sl_health *h, struct hc *e)
+{
+	__u32 i = e->heap_idx;
+
+	if (i == NOT_QUEUED)
+		return;
+	e->heap_idx = NOT_QUEUED;
+	if (i == --h->heap_len)
+		return;
+	heap_set(h, i, h->heap[h->heap_len]);
+	heap_fix(h, i);
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static void drain(int fd)
+{
+	__u64 v;
+
+	while (read(fd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+static __u64 interval_ns(const struct hc *e)
+{
+	return (__u64)e->c.interval_ms * NS_PER_MS;
+}
+
+/* The time after one start to the next: interval + [0, jitter% of it). */
+static __u64 period(struct sl_health *h, const struct hc *e)
+{
+	return interval_ns(e) + rnd_below(h, interval_ns(e) * e->c.jitter_pct / 100);
+}
+
+static int waiting_for_slot(const struct sl_health *h, const struct hc *e, __u64 now)
+{
+	return e->due_ns <= now && !e->x && h->running >= h->max_running;
+}
+
+/*
+ * tfd: the earlier of curl's timeout and the next due check (none while
+ * that check waits for a free slot: a completion runs a dispatch anyway),
+ * rounded up to a whole millisecond so that one wake-up serves every
+ * deadline in that millisecond. A timer set in a syscall costs more than a
+ * dispatch here, so it is only ever moved earlier: one that fires too
+ * soon makes a dispatch with nothing to do, which sets it again.
+ */
+static void arm(struct sl_health *h)
+{
+	struct itimerspec its = { 0 };
+	__u64 want = h->curl_due_ns;
+
+	if (h->heap_len && !waiting_for_slot(h, h->heap[0], now_ns()) &&
+	    (!want || h->heap[0]->due_ns < want))
+		want = h->heap[0]->due_ns;
+	if (!want)
+		return;
+	want = (want + NS_PER_MS - 1) / NS_PER_MS * NS_PER_MS;
+	if (h->armed_ns && h->armed_ns <= want)
+		return;
+	its.it_value.tv_sec = want / 1000000000ull;
+	its.it_value.tv_nsec = want % 1000000000ull;
+	if (timerfd_settime(h->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		h->armed_ns = want;
+	else
+		sl_log(LOG_ERR, "health: timerfd_settime: %s", strerror(errno));
+}
+
+/* CURLMOPT_TIMERFUNCTION: -1 none, 0 as soon as possible, else in ms.
+ * A dispatch runs "as soon as possible" before it returns. */
+static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	struct sl_health *h = userp;
+
+	h->curl_due_ns = timeout_ms < 0 ? 0 : now_ns() + (__u64)timeout_ms * NS_PER_MS;
+	if (!h->in_dispatch)
+		arm(h);
+	return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: curl's sockets live in our epoll set */
+static int curl_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct sl_health *h = userp;
+	struct epoll_event ev = { .data.u64 = EV_DATA(EV_SOCK, s) };
+
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);   /* may be closed already */
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev.events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev.events |= EPOLLOUT;
+	/* socketp is set (to h) once the socket is in the epoll set */
+	if (socketp && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
+		return 0;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) == 0 ||
+	    (errno == EEXIST && epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0)) {
+		curl_multi_assign(h->multi, s, h);
+		return 0;
+	}
+	sl_log(LOG_ERR, "health: epoll_ctl on curl socket %d: %s", (int)s, strerror(errno));
+	return -1;
+}
+
+static size_t drop_body(char *p, size_t size, size_t n, void *userp)
+{
+	return size * n;
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+int sl_health_open(struct sl_health **out, sl_health_cb cb, void *ctx, char *err, size_t errlen)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct sl_health *h;
+	struct rlimit rl;
+	int rc;
+
+	if (!out || !cb) {
+		snprintf(err, errlen, "health: no callback");
+		return -EINVAL;
+	}
+	if (!curl_users) {
+		CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+		if (cc) {
+			snprintf(err, errlen, "health: curl_global_init: %s", curl_easy_strerror(cc));
+			return -ENOMEM;
+		}
+	}
+	curl_users++;
+
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "health: out of memory");
+		goto fail;
+	}
+	h->cb = cb;
+	h->ctx = ctx;
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (h->epfd < 0 || h->tfd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "health: epoll/timerfd: %s", strerror(errno));
+		goto fail;
+	}
+	ev.data.u64 = EV_DATA(EV_TIMER, h->tfd);
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->tfd, &ev))
+		goto fail_epoll;
+
+	h->multi = curl_multi_init();
+	if (!h->multi) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "health: curl_multi_init failed");
+		goto fail;
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+
+	/* Half the descriptors the process may open (at least 16). */
+	h->max_running = 512;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		h->max_running = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 2 > 65536 ? 65536 :
+				 rl.rlim_cur / 2 < 16 ? 16 : rl.rlim_cur / 2;
+
+	if (getrandom(&h->rng, sizeof(h->rng), GRND_NONBLOCK) != sizeof(h->rng))
+		h->rng = now_ns() ^ ((__u64)getpid() << 32);
+	if (!h->rng)
+		h->rng = 0x9e3779b97f4a7c15ull;
+	*out = h;
+	return 0;
+
+fail_epoll:
+	rc = -errno;
+	snprintf(err, errlen, "health: epoll_ctl: %s", strerror(errno));
+fail:
+	sl_health_close(h);
+	if (!h && !--curl_users)
+		curl_global_cleanup();
+	return rc;
+}
+
+static void xfer_free(struct sl_health *h, struct hc *e)
+{
+	struct xfer *x = e->x;
+
+	if (!x)
+		return;
+	curl_multi_remove_handle(h->multi, x->easy);
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	curl_slist_free_all(x->connect_to);
+	free(x);
+	e->x = NULL;
+	h->running--;
+}
+
+void sl_health_close(struct sl_health *h)
+{
+	if (!h)
+		return;
+	h->in_dispatch = 1;   /* curl's timer callback must not look at the heap now */
+	for (__u32 i = 0; i < h->by_id_len; i++) {
+		struct hc *e = h->by_id[i];
+
+		if (e) {
+			xfer_free(h, e);
+			free(e);
+		}
+	}
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	if (h->epfd >= 0)
+		close(h->epfd);
+	if (h->tfd >= 0)
+		close(h->tfd);
+	free(h->by_id);
+	free(h->heap);
+	free(h);
+	if (curl_users && !--curl_users)
+		curl_global_cleanup();
+}
+
+int sl_health_fd(const struct sl_health *h)
+{
+	return h->epfd;
+}
+
+void sl_health_set_max_running(struct sl_health *h, unsigned n)
+{
+	h->max_running = n ? n : 1;
+}
+
+unsigned sl_health_running(const struct sl_health *h)
+{
+	return h->running;
+}
+
+/* ---- one check ----------------------------------------------------------- */
+
+static void fmt_ip(const struct sl_l4addr *a, char *buf, size_t len)
+{
+	if (!inet_ntop(a->family == SL_AF_INET6 ? AF_INET6 : AF_INET, a->addr, buf, len))
+		snprintf(buf, len, "?");
+}
+
+static unsigned check_port(const struct hc *e)
+{
+	return e->c.port ? e->c.port : ntohs(e->addr.port);
+}
+
+/* A name curl can put in a URL as it is: letters, digits, '-', '.'. */
+static int plain_hostname(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+static void finish(struct sl_health *h, struct hc *e, struct sl_health_result *r);
+
+/*
+ * Build and add the transfer. TCP: CONNECT_ONLY to http://ADDR:PORT/.
+ * HTTP(S): GET scheme://ADDR:PORT/PATH, with "Host: host" when set; HTTPS
+ * with a plain host name puts the name in the URL (SNI, certificate name)
+ * and connects to the address with CURLOPT_CONNECT_TO.
+ */
+static int xfer_start(struct sl_health *h, struct hc *e, __u64 now, char *why, size_t whylen)
+{
+	char ip[INET6_ADDRSTRLEN], hp[INET6_ADDRSTRLEN + 8], url[INET6_ADDRSTRLEN + 8 + 300];
+	char line[INET6_ADDRSTRLEN + 300];
+	const struct sl_cfg_check *c = &e->c;
+	unsigned port = check_port(e);
+	int v6 = e->addr.family == SL_AF_INET6;
+	struct xfer *x;
+	CURL *easy;
+	CURLMcode mc;
+
+	fmt_ip(&e->addr, ip, sizeof(ip));
+	snprintf(hp, sizeof(hp), v6 ? "[%s]:%u" : "%s:%u", ip, port);
+
+	x = calloc(1, sizeof(*x));
+	easy = x ? curl_easy_init() : NULL;
+	if (!easy) {
+		free(x);
+		snprintf(why, whylen, "cannot start: out of memory");
+		return -ENOMEM;
+	}
+	x->easy = easy;
+
+	if (c->type == SL_CHECK_TCP) {
+		snprintf(url, sizeof(url), "http://%s/", hp);
+		curl_easy_setopt(easy, CURLOPT_CONNECT_ONLY, 1L);
+	} else {
+		int https = c->type == SL_CHECK_HTTPS;
+
+		if (https && plain_hostname(c->host)) {
+			snprintf(url, sizeof(url), "https://%s:%u%s", c->host, port, c->path);
+			snprintf(line, sizeof(line), "%s:%u:%s", c->host, port, hp);
+			x->connect_to = curl_slist_append(NULL, line);
+			if (!x->connect_to)
+				goto nomem;
+			curl_easy_setopt(easy, CURLOPT_CONNECT_TO, x->connect_to);
+		} else {
+			snprintf(url, sizeof(url), "%s://%s%s", https ? "https" : "http", hp, c->path);
+		}
+		if (c->host[0]) {
+			snprintf(line, sizeof(line), "Host: %s", c->host);
+			x->headers = curl_slist_append(NULL, line);
+			if (!x->headers)
+				goto nomem;
+			curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->headers);
+		}
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
+		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, drop_body);
+		curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT);
+		if (https) {
+			curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+			curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+			curl_easy_setopt(easy, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+		}
+	}
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, e);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+
+	x->start_ns = now;
+	e->x = x;
+	h->running++;
+	mc = curl_multi_add_handle(h->multi, easy);
+	if (mc != CURLM_OK) {
+		snprintf(why, whylen, "cannot start: %s", curl_multi_strerror(mc));
+		e->x = NULL;
+		h->running--;
+		curl_easy_cleanup(easy);
+		curl_slist_free_all(x->headers);
+		curl_slist_free_all(x->connect_to);
+		free(x);
+		return -EIO;
+	}
+	return 0;
+
+nomem:
+	curl_easy_cleanup(easy);
+	curl_slist_free_all(x->headers);
+	curl_slist_free_all(x->connect_to);
+	free(x);
+	snprintf(why, whylen, "cannot start: out of memory");
+	return -ENOMEM;
+}
+
+static const char *errno_text(long err)
+{
+	switch (err) {
+	case ECONNREFUSED: return "connection refused";
+	case EHOSTUNREACH: return "no route to host";
+	case ENETUNREACH:  return "network unreachable";
+	case ECONNRESET:   return "connection reset";
+	case ETIMEDOUT:    return "timed out";
+	case EADDRNOTAVAIL: return "address not available";
+	}
+	return NULL;
+}
+
+/* A transfer is done: judge it, free it, then finish(). */
+static void xfer_done(struct sl_health *h, struct hc *e, CURLcode cc)
+{
+	struct sl_health_result r = { .bk_id = e->bk_id };
+	struct xfer *x = e->x;
+	const char *t;
+	long code = 0, oserr = 0;
+	__u64 end = now_ns();
+
+	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+	if (e->c.type != SL_CHECK_TCP)
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	r.at_ns = end;
+	r.elapsed_us = (end - x->start_ns) / 1000;
+
+	if (cc == CURLE_OK && e->c.type == SL_CHECK_TCP) {
+		r.ok = 1;
+		snprintf(r.detail, sizeof(r.detail), "ok");
+	} else if (cc == CURLE_OK) {
+		r.status = (int)code;
+		r.ok = code >= e->c.expect_lo && code <= e->c.expect_hi;
+		if (r.ok)
+			snprintf(r.detail, sizeof(r.detail), "ok");
+		else
+			snprintf(r.detail, sizeof(r.detail), "status %ld", code);
+	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+		r.timed_out = 1;
+		snprintf(r.detail, sizeof(r.detail), "timeout after %llu ms",
+			 (unsigned long long)(r.elapsed_us / 1000));
+	} else if ((cc == CURLE_COULDNT_CONNECT || cc == CURLE_RECV_ERROR ||
+		    cc == CURLE_SEND_ERROR) && (t = errno_text(oserr))) {
+		snprintf(r.detail, sizeof(r.detail), "%s", t);
+	} else if (cc == CURLE_GOT_NOTHING) {
+		snprintf(r.detail, sizeof(r.detail), "empty reply");
+	} else {
+		const char *what = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
+		int tls = cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
+			  cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CIPHER ||
+			  cc == CURLE_SSL_CACERT_BADFILE;
+
+		size_t n;
+
+		snprintf(r.detail, sizeof(r.detail), "%s%.110s", tls ? "tls: " : "", what);
+		n = strlen(r.detail);
+		while (n && (r.detail[n - 1] == ' ' || r.detail[n - 1] == '\n'))
+			r.detail[--n] = 0;
+	}
+	xfer_free(h, e);
+	finish(h, e, &r);
+}
+
+static void describe(const struct hc *e, char *buf, size_t len)
+{
+	if (e->c.type == SL_CHECK_TCP)
+		snprintf(buf, len, "%s %s tcp", e->svc, e->name);
+	else
+		snprintf(buf, len, "%s %s %s %s", e->svc, e->name,
+			 sl_check_type_name(e->c.type), e->c.path);
+}
+
+static void bump_hist(struct sl_health_info *in, __u64 us)
+{
+	unsigned i = 0;
+
+	while (i < SL_HEALTH_LAT_BUCKETS - 1 && us >= (1000ull << i))
+		i++;
+	in->lat_hist[i]++;
+	in->lat_sum_us += us;
+}
+
+/* Count the result, move the state, log, call back. e may be gone after. */
+static void finish(struct sl_health *h, struct hc *e, struct sl_health_result *r)
+{
+	struct sl_health_info *in = &e->info;
+	char what[SL_NAME_MAX + sizeof(e->name) + sizeof(e->c.path) + 16];
+
+	r->state_before = in->state;
+	in->checks++;
+	if (r->ok) {
+		in->consecutive_ok++;
+		in->consecutive_fail = 0;
+		if (in->state != SL_HEALTH_UP && in->consecutive_ok >= e->c.rise)
+			in->state = SL_HEALTH_UP;
+	} else {
+		in->failures++;
+		in->consecutive_fail++;
+		in->consecutive_ok = 0;
+		if (r->timed_out)
+			in->timeouts++;
+		if (in->state != SL_HEALTH_DOWN && in->consecutive_fail >= e->c.fall)
+			in->state = SL_HEALTH_DOWN;
+	}
+	r->state_after = in->state;
+	in->last_at_ns = r->at_ns;
+	in->last_elapsed_us = r->elapsed_us;
+	in->last_status = r->status;
+	snprintf(in->last_detail, sizeof(in->last_detail), "%s", r->detail);
+	bump_hist(in, r->elapsed_us);
+
+	if (r->timed_out || r->state_before != r->state_after)
+		describe(e, what, sizeof(what));
+	if (r->timed_out)
+		sl_log(LOG_WARNING, "health: %s: timeout after %llu ms (timeout_ms %u)", what,
+		       (unsigned long long)(r->elapsed_us / 1000), e->c.timeout_ms);
+	if (r->state_before != r->state_after)
+		sl_log(r->state_after == SL_HEALTH_UP && r->state_before == SL_HEALTH_UNKNOWN ?
+		       LOG_INFO : LOG_NOTICE,
+		       "health: %s: %s -> %s after %u consecutive %s (%s)", what,
+		       sl_health_state_name(r->state_before), sl_health_state_name(r->state_after),
+		       r->ok ? in->consecutive_ok : in->consecutive_fail,
+		       r->ok ? "successes" : "failures", r->detail);
+	h->cb(h->ctx, r);
+}
+
+/*
+ * Start what is due. The next start is planned as this one begins: due +
+ * period, kept on the interval's phase when the loop fell behind. A check
+ * still running when it is due again is skipped (never doubled); one due
+ * while max_running checks run waits at the top of the heap, and the
+ * dispatch that sees a completion starts it.
+ */
+static void start_due(struct sl_health *h, __u64 now)
+{
+	while (h->heap_len && h->heap[0]->due_ns <= now) {
+		struct hc *e = h->heap[0];
+		__u64 next;
+
+		if (waiting_for_slot(h, e, now))
+			break;
+		next = e->due_ns + period(h, e);
+		if (next <= now)
+			next += ((now - next) / interval_ns(e) + 1) * interval_ns(e);
+		e->due_ns = next;
+		heap_down(h, 0);
+		if (!e->x) {
+			char why[96];
+
+			if (xfer_start(h, e, now, why, sizeof(why))) {
+				struct sl_health_result r = {
+					.bk_id = e->bk_id, .at_ns = now_ns(),
+				};
+
+				snprintf(r.detail, sizeof(r.detail), "%s", why);
+				finish(h, e, &r);   /* may remove e */
+			}
+		}
+	}
+}
+
+static void read_done(struct sl_health *h)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(h->multi, &left))) {
+		CURLcode cc = m->data.result;
+		struct hc *e;
+		char *p = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &p);
+		e = (struct hc *)p;
+		if (e && e->x && e->x->easy == m->easy_handle)
+			xfer_done(h, e, cc);   /* m is invalid from here */
+	}
+}
+
+void sl_health_dispatch(struct sl_health *h)
+{
+	struct epoll_event ev[64];
+	int n, round = 0, still;
+
+	h->in_dispatch = 1;
+	do {
+		n = epoll_wait(h->epfd, ev, 64, 0);
+		for (int i = 0; i < n; i++) {
+			int fd = (int)(__u32)ev[i].data.u64;
+			int flags = 0;
+
+			switch (ev[i].data.u64 >> 32) {
+			case EV_TIMER:
+				drain(fd);
+				h->armed_ns = 0;
+				break;
+			case EV_SOCK:
+				if (ev[i].events & EPOLLIN)
+					flags |= CURL_CSELECT_IN;
+				if (ev[i].events & EPOLLOUT)
+					flags |= CURL_CSELECT_OUT;
+				if (ev[i].events & (EPOLLERR | EPOLLHUP))
+					flags |= CURL_CSELECT_ERR;
+				curl_multi_socket_action(h->multi, fd, flags, &still);
+				break;
+			}
+		}
+	} while (n == 64 && ++round < 16);
+
+	/* curl's timeouts that are due, among them "as soon as possible" after
+	 * the transfers just added: a few rounds, the timer catches the rest */
+	for (round = 0; round < 4; round++) {
+		__u64 now = now_ns();
+
+		if (h->curl_due_ns && h->curl_due_ns <= now) {
+			h->curl_due_ns = 0;
+			curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+		}
+		read_done(h);
+		start_due(h, now_ns());
+		if (!h->curl_due_ns || h->curl_due_ns > now_ns())
+			break;
+	}
+	h->in_dispatch = 0;
+	arm(h);
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+static int check_valid(const struct sl_l4addr *a, const struct sl_cfg_check *c)
+{
+	if (a->family != SL_AF_INET && a->family != SL_AF_INET6)
+		return 0;
+	if (c->type != SL_CHECK_TCP && c->type != SL_CHECK_HTTP && c->type != SL_CHECK_HTTPS)
+		return 0;
+	if (!c->interval_ms || !c->timeout_ms || c->timeout_ms > c->interval_ms ||
+	    c->interval_ms > 24u * 3600 * 1000 || !c->rise || !c->fall || c->jitter_pct > 100)
+		return 0;
+	if (!c->port && !a->port)
+		return 0;
+	if (c->type == SL_CHECK_TCP)
+		return 1;
+	if (!memchr(c->path, 0, sizeof(c->path)) || !memchr(c->host, 0, sizeof(c->host)) ||
+	    c->path[0] != '/' || c->expect_lo > c->expect_hi)
+		return 0;
+	for (const char *p = c->path; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return 0;
+	for (const char *p = c->host; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int same_check(const struct hc *e, const struct sl_l4addr *a, const struct sl_cfg_check *c)
+{
+	const struct sl_cfg_check *o = &e->c;
+
+	if (e->addr.family != a->family || e->addr.port != a->port ||
+	    memcmp(e->addr.addr, a->addr, a->family == SL_AF_INET ? 4 : 16))
+		return 0;
+	if (o->type != c->type || o->port != c->port || o->interval_ms != c->interval_ms ||
+	    o->timeout_ms != c->timeout_ms || o->rise != c->rise || o->fall != c->fall ||
+	    o->jitter_pct != c->jitter_pct)
+		return 0;
+	if (c->type == SL_CHECK_TCP)
+		return 1;
+	return o->expect_lo == c->expect_lo && o->expect_hi == c->expect_hi &&
+	       o->tls_verify == c->tls_verify && !strcmp(o->path, c->path) &&
+	       !strcmp(o->host, c->host);
+}
+
+static struct hc *lookup(const struct sl_health *h, __u32 bk_id)
+{
+	return bk_id < h->by_id_len ? h->by_id[bk_id] : NULL;
+}
+
+static void labels(struct hc *e, const char *svc, const char *name)
+{
+	snprintf(e->svc, sizeof(e->svc), "%s", svc && *svc ? svc : "-");
+	if (name && *name) {
+		snprintf(e->name, sizeof(e->name), "%s", name);
+	} else {
+		char ip[INET6_ADDRSTRLEN];
+
+		fmt_ip(&e->addr, ip, sizeof(ip));
+		snprintf(e->name, sizeof(e->name), e->addr.family == SL_AF_INET6 ?
+			 "[%s]:%u" : "%s:%u", ip, ntohs(e->addr.port));
+	}
+}
+
+int sl_health_set(struct sl_health *h, __u32 bk_id, const struct sl_l4addr *addr,
+		  const struct sl_cfg_check *c, const char *svc, const char *name)
+{
+	struct hc *e;
+
+	if (!h || !c || bk_id == 0 || bk_id >= SL_MAX_BACKENDS)
+		return -EINVAL;
+	if (c->type == SL_CHECK_NONE) {
+		sl_health_remove(h, bk_id);
+		return 0;
+	}
+	if (!addr || !check_valid(addr, c))
+		return -EINVAL;
+
+	e = lookup(h, bk_id);
+	if (e && same_check(e, addr, c)) {
+		labels(e, svc, name);
+		return 0;
+	}
+	if (!e) {
+		if (bk_id >= h->by_id_len) {
+			__u32 len = h->by_id_len ? h->by_id_len : 64;
+			struct hc **n;
+
+			while (len <= bk_id)
+				len *= 2;
+			if (len > SL_MAX_BACKENDS)
+				len = SL_MAX_BACKENDS;
+			n = realloc(h->by_id, len * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			memset(n + h->by_id_len, 0, (len - h->by_id_len) * sizeof(*n));
+			h->by_id = n;
+			h->by_id_len = len;
+		}
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		e->heap_idx = NOT_QUEUED;
+		e->due_ns = now_ns();
+		if (heap_push(h, e)) {
+			free(e);
+			return -ENOMEM;
+		}
+		h->by_id[bk_id] = e;
+	} else {
+		xfer_free(h, e);   /* a changed check starts over: no result for the old one */
+	}
+
+	e->bk_id = bk_id;
+	e->addr = *addr;
+	e->c = *c;
+	memset(&e->info, 0, sizeof(e->info));
+	e->info.type = c->type;
+	e->info.state = SL_HEALTH_UNKNOWN;
+	labels(e, svc, name);
+	/* first run somewhere in [now, now + interval) */
+	e->due_ns = now_ns() + rnd_below(h, interval_ns(e));
+	heap_fix(h, e->heap_idx);
+	arm(h);
+	return 0;
+}
+
+void sl_health_remove(struct sl_health *h, __u32 bk_id)
+{
+	struct hc *e = h ? lookup(h, bk_id) : NULL;
+
+	if (!e)
+		return;
+	xfer_free(h, e);
+	heap_del(h, e);
+	h->by_id[bk_id] = NULL;
+	free(e);
+	arm(h);
+}
+
+enum sl_health_state sl_health_state(const struct sl_health *h, __u32 bk_id)
+{
+	const struct hc *e = lookup(h, bk_id);
+
+	return e ? e->info.state : SL_HEALTH_UNKNOWN;
+}
+
+int sl_health_info(const struct sl_health *h, __u32 bk_id, struct sl_health_info *out)
+{
+	const struct hc *e = lookup(h, bk_id);
+
+	if (!e)
+		return -ENOENT;
+	*out = e->info;
+	return 0;
+}
