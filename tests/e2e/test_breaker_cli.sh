@@ -1,9 +1,4 @@
 #!/usr/bin/env bash
-# DRAFT, NOT RUN YET: needs daemon/resil.c and main.c's wiring (ops->resil,
-# the event callback calling sl_ctl_publish_resil). Named draft_* so that
-# tests/run.sh (which runs test_*.sh) leaves it out: rename it to
-# test_breaker_cli.sh once resil.c lands, and fix what reality disagrees with.
-#
 # The breaker CLI against a running sluiced in the lab: every breaker starts
 # closed in mode auto; `sluice breaker drain web B` makes `breaker show -j`
 # say draining (gate draining), new connections avoid B while an established
