@@ -187,23 +187,40 @@ __attribute__((noinline)) int sl_syn_retx(struct sl_conn *c, struct sl_flow_key 
 	return 1;
 }
 
-/* List an admitted SYN's flow in sl_pending. 1 if listed; a full map (or
- * an entry left there) only loses the early timeout. */
+#define SL_E2BIG            7       /* a full hash map's answer to an insert */
+#define SL_PEND_FULL_SKIP   63      /* SYNs not listed, per CPU, after the map was full */
+
+/*
+ * List an admitted SYN's flow in sl_pending. 1 if listed; a full map (or
+ * an entry left there) only loses the early timeout. A failed insert into
+ * a full map costs as much as the rest of a new flow (the bucket walk
+ * misses the cache: ~350 ns here), and a full map is what a SYN flood
+ * makes; so after one, this CPU lists only every 64th SYN until an insert
+ * succeeds again (per-CPU scratch: nothing shared is written).
+ */
 __attribute__((noinline)) int sl_pend_add(struct sl_flow_key *k, __u32 bk_id, __u32 svc_id,
 					  __u32 timeout_ms, __u64 syn_ns)
 {
 	struct sl_scratch *sc = scratch();
 	struct sl_pend *pv;
+	long rc;
 
 	if (!k || !sc)
 		return 0;
+	if (sc->pend_skip) {
+		sc->pend_skip--;
+		return 0;
+	}
 	pv = &sc->pend;
 	pv->syn_ns = syn_ns;
 	pv->bk_id = bk_id;
 	pv->svc_id = svc_id;
 	pv->connect_timeout_ms = timeout_ms;
 	pv->pad = 0;
-	return bpf_map_update_elem(&sl_pending, k, pv, BPF_NOEXIST) == 0;
+	rc = bpf_map_update_elem(&sl_pending, k, pv, BPF_NOEXIST);
+	if (rc == -SL_E2BIG)
+		sc->pend_skip = SL_PEND_FULL_SKIP;
+	return rc == 0;
 }
 
 #endif

@@ -144,6 +144,7 @@ struct sl_scratch {
 	struct sl_l4addr akey;
 	struct sl_event ev;         /* built here, copied into sl_events */
 	struct sl_pend pend;
+	__u32 pend_skip;            /* SYNs left unlisted after sl_pending was full */
 };
 
 struct {

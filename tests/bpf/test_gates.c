@@ -7,6 +7,7 @@
  * SL_BK_F_RESET) is written into its maps directly, as the daemon would.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -1139,6 +1140,59 @@ static void timeout_claimed_once(void **state)
 	no_event();
 }
 
+/*
+ * A full pending map: the SYN is admitted all the same (only its early
+ * timeout is lost), and the CPU that met the full map lists only every
+ * 64th SYN after it until an insert succeeds (a failed insert into a full
+ * map costs as much as a new flow). Pinned to one CPU: the count is
+ * per CPU.
+ */
+static void pending_map_full(void **state)
+{
+	int fd = bpf_map__fd(fx.dp->skel->maps.sl_pending);
+	__u32 max = bpf_map__max_entries(fx.dp->skel->maps.sl_pending), n;
+	struct sl_flow_key k, dummy;
+	struct sl_pend pv = { .syn_ns = 1 };
+	cpu_set_t set, old;
+	struct spec s;
+	struct res r;
+	int i;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);
+	memset(&dummy, 0, sizeof(dummy));
+	dummy.family = SL_AF_INET;
+	dummy.proto = P_TCP;
+	for (n = 0; n < max; n++) {
+		dummy.src[0] = htonl(0x0a000000 + n);
+		if (bpf_map_update_elem(fd, &dummy, &pv, BPF_NOEXIST))
+			fail_msg("pending map full after %u of %u entries: %s", n, max, strerror(errno));
+	}
+	fx_spec_fwd(&s, 4, P_TCP, 38200, 80);
+	fx_send(&s, fx.if_c, &r);
+	assert_verdict(r.ret, XDP_REDIRECT);
+	assert_int_equal(conn_of(&s).flags, SL_CONN_F_COUNTED | SL_CONN_F_PEND);
+	assert_false(has_pend(&s, NULL));
+	assert_live(conn_of(&s).bk_id, 1, 1);
+	/* room again: the next 63 SYNs are not listed, the 64th is */
+	dummy.src[0] = htonl(0x0a000000);
+	assert_int_equal(bpf_map_delete_elem(fd, &dummy), 0);
+	for (i = 1; i <= 64; i++) {
+		fx_spec_fwd(&s, 4, P_TCP, (uint16_t)(38200 + i), 80);
+		fx_send(&s, fx.if_c, &r);
+		assert_verdict(r.ret, XDP_REDIRECT);
+		if (has_pend(&s, NULL) != (i == 64))
+			fail_msg("SYN %d after the full map: %s", i, i == 64 ? "not listed" : "listed");
+	}
+	fx_flow_key(&k, s.src, s.sport, s.dst, s.dport, P_TCP);
+	assert_int_equal(fx_pend(&k, &pv), 0);
+	assert_int_equal(pv.bk_id, conn_of(&s).bk_id);
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+	fx_flush_conns();
+}
+
 /* A handshake slower than 2^19 us lands in the last bucket. */
 static void slow_handshake_last_bucket(void **state)
 {
@@ -1373,6 +1427,7 @@ int main(void)
 		cmocka_unit_test_setup(client_rst_while_pending, per_test),
 		cmocka_unit_test_setup(timeout_claimed_once, per_test),
 		cmocka_unit_test_setup(slow_handshake_last_bucket, per_test),
+		cmocka_unit_test_setup(pending_map_full, per_test),
 		cmocka_unit_test_setup(trip_reset_v4_client_first, per_test),
 		cmocka_unit_test_setup(trip_reset_v4_backend_first, per_test),
 		cmocka_unit_test_setup(trip_reset_v6_vlan, per_test),
