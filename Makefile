@@ -29,7 +29,7 @@ CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 PKGS    := libbpf libconfig libnl-3.0 libnl-route-3.0 libmnl libsystemd libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
-BPF_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -target bpf \
+BPF_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -target bpf -mcpu=v3 \
 	-I$(ARCH_INC) -Iinclude -Ibpf
 
 BPF_SRC   := $(wildcard bpf/*.bpf.c)

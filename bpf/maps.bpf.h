@@ -109,6 +109,23 @@ struct {
 	__type(value, struct sl_bk_stats);
 } sl_bk_stats SEC(".maps");
 
+/* PENDING flows, for connect timeouts (struct sl_pend in maps.h): made
+ * when a SYN is admitted, deleted by whoever ends the pending state; a
+ * deletion that succeeds is what claims a timeout. Resized by the daemon
+ * before load, like sl_conn. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_PENDING_DEFAULT);
+	__type(key, struct sl_flow_key);
+	__type(value, struct sl_pend);
+} sl_pending SEC(".maps");
+
+/* Passive signals for the daemon (struct sl_event); a full ring loses them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SL_EVENTS_BYTES);
+} sl_events SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SL_R_MAX);
@@ -137,6 +154,9 @@ struct sl_scratch {
 	struct bpf_fib_lookup fib;
 	struct sl_flow_key fkey;    /* ICMP errors: the flow their quote names */
 	struct sl_l4addr akey;
+	struct sl_event ev;         /* built here, copied into sl_events */
+	struct sl_pend pend;
+	__u32 pend_skip;            /* SYNs left unlisted after sl_pending was full */
 };
 
 struct {
@@ -145,5 +165,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sl_scratch);
 } sl_scratch SEC(".maps");
+
+static __always_inline struct sl_scratch *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sl_scratch, &zero);
+}
+
+/* Count a packet under a reason (its verdict is the caller's). */
+static __always_inline void count_reason(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&sl_reasons, &reason);
+
+	if (c)
+		*c += 1;
+}
 
 #endif

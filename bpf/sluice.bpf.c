@@ -27,6 +27,9 @@
 #include "csum.h"
 #include "maps.bpf.h"
 #include "sluice/hash.h"
+#include "rst.h"
+#include "gates.h"
+#include "conn.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -59,18 +62,8 @@ static __always_inline int sl_verdict(__u32 r)
 
 static __always_inline int out(__u32 reason)
 {
-	__u64 *c = bpf_map_lookup_elem(&sl_reasons, &reason);
-
-	if (c)
-		*c += 1;
+	count_reason(reason);
 	return sl_verdict(reason);
-}
-
-static __always_inline struct sl_scratch *scratch(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&sl_scratch, &zero);
 }
 
 static __always_inline struct sl_meta *meta(void)
@@ -498,11 +491,19 @@ static __always_inline int to_client(struct xdp_md *ctx, struct pkt *p, struct s
 	__builtin_memcpy(c->rev_dmac, f->dmac, ETH_ALEN);
 	__builtin_memcpy(c->rev_smac, f->smac, ETH_ALEN);
 	c->rev_gen = gen;
-	c->flags |= SL_CONN_F_REV_NH;
+	if (!(c->flags & SL_CONN_F_REV_NH)) {
+		/* flags share `sw` with the state: never a plain write */
+		union sl_sw rn = { .flags = SL_CONN_F_REV_NH };
+
+		__sync_fetch_and_or(&c->sw, rn.sw);
+	}
 	return xmit(ctx, p, f->ifindex, f->dmac, f->smac);
 }
 
 /* ---- flows ------------------------------------------------------------ */
+
+#define SL_NEW_FLOW   1             /* count_flow: an entry was made */
+#define SL_NEW_PEND   2             /*             holding a unit of pending */
 
 /* Per service and backend: packets and bytes sent on (XDP_DROP is not),
  * new flows when an entry was made. */
@@ -515,85 +516,60 @@ static __always_inline int count_flow(__u32 svc_id, __u32 bk_id, __u32 len, int 
 	if (ss) {
 		ss->packets += sent;
 		ss->bytes += sent ? len : 0;
-		ss->new_flows += new_flow;
+		ss->new_flows += new_flow & SL_NEW_FLOW;
 	}
 	if (bs) {
 		bs->packets += sent;
 		bs->bytes += sent ? len : 0;
-		bs->new_flows += new_flow;
+		bs->new_flows += new_flow & SL_NEW_FLOW;
+		bs->pend_taken += (new_flow & SL_NEW_PEND) >> 1;
 	}
 	return verdict;
 }
 
-/* The breaker gate; bulkheads join here (resilience issue). */
-static __always_inline int admissible(const struct sl_backend *bk, __u32 svc_id)
+static __always_inline __u32 pkt_off(struct xdp_md *ctx, const void *ptr)
 {
-	if ((bk->flags & (SL_BK_F_ACTIVE | SL_BK_F_GONE)) != SL_BK_F_ACTIVE ||
-	    bk->svc_id != svc_id || !bk->weight)
-		return 0;
-	return bk->breaker == SL_BRK_CLOSED;
+	return (__u32)(ptr - (void *)(long)ctx->data);
 }
 
 /*
- * Maglev choice: slot h mod M, then up to SL_PROBES further distinct
- * backends at (h + i*step) mod M. The daemon's sl_maglev_candidate() is the
- * same computation. A table is M + 1 entries, M itself first: size and
- * slots are swapped in together when the daemon replaces a table.
- *
- * A global function: the verifier checks it once, not once per path that
- * reaches a new flow. Returns the backend id, 0 for none.
+ * A packet of a flow whose backend tripped with on_trip = reset
+ * (SL_BK_F_RESET), or of a flow already reset: it is turned into the RST
+ * that answers it, back to its sender, and the flow is closed (units given
+ * back, SL_CONN_F_RESET). An RST is never answered: it is dropped. Both are
+ * counted under trip_reset.
  */
-__attribute__((noinline)) int sl_choose(__u32 svc_id, __u32 h)
+__attribute__((noinline)) int sl_trip(struct xdp_md *ctx, struct sl_conn *c, struct sl_flow_key *k,
+				      __u32 l3_off, __u32 l4_off)
 {
-	__u32 M, step, slot, n = 0, i, zero = 0, t0 = 0, t1 = 0, t2 = 0;
-	__u32 *mp;
-	void *tbl;
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct sl_bk_stats *bs;
+	struct tcphdr *th;
+	__u32 bk_id;
+	__u8 fl;
 
-	tbl = bpf_map_lookup_elem(&sl_maglev, &svc_id);
-	if (!tbl)
-		return 0;
-	mp = bpf_map_lookup_elem(tbl, &zero);
-	if (!mp || !*mp)
-		return 0;
-	M = *mp;
-	step = sl_probe_step(h, M);
-	slot = h % M;
-
-	for (i = 0; i < 2 * (SL_PROBES + 1); i++) {
-		__u32 idx = slot + 1, id;
-		__u32 *idp = bpf_map_lookup_elem(tbl, &idx);
-		struct sl_backend *bk;
-
-		if (!idp)
-			return 0;
-		id = *idp;
-		if (!(n > 0 && id == t0) && !(n > 1 && id == t1) && !(n > 2 && id == t2)) {
-			bk = bpf_map_lookup_elem(&sl_backend, &id);
-			if (bk && admissible(bk, svc_id))
-				return id;
-			if (++n > SL_PROBES)
-				return 0;
-			if (n == 1)
-				t0 = id;
-			else if (n == 2)
-				t1 = id;
-			else
-				t2 = id;
-		}
-		if (M == 1)
-			return 0;
-		slot = (__u32)(((__u64)slot + step) % M);
-	}
-	return 0;
+	if (!c || !k)
+		return XDP_DROP;
+	th = data + (l4_off & 0x3fff);
+	if ((void *)(th + 1) > end)
+		return XDP_DROP;
+	fl = ((__u8 *)th)[13];
+	sl_conn_ev(c, k, SL_CE_TRIP);
+	count_reason(SL_R_TRIP_RESET);
+	if (fl & SL_TCP_RST)
+		return XDP_DROP;
+	bk_id = c->bk_id;
+	bs = bpf_map_lookup_elem(&sl_bk_stats, &bk_id);
+	if (bs)
+		bs->trip_resets++;
+	return sl_tcp_reset(ctx, l3_off, l4_off, k->family);
 }
 
-static __always_inline void touch(struct sl_conn *c, const struct pkt *p, const struct sl_meta *m)
+static __always_inline void touch(struct sl_conn *c, const struct sl_meta *m)
 {
 	if (m && m->now_ns - c->seen_ns > SL_SEEN_STALE_NS)
 		c->seen_ns = m->now_ns;
-	if (p->k.proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_FIN | SL_TCP_RST)) &&
-	    c->state != SL_CONN_CLOSING)
-		c->state = SL_CONN_CLOSING;
 }
 
 static __always_inline int send_to_backend(struct xdp_md *ctx, struct pkt *p, void *end,
@@ -604,7 +580,11 @@ static __always_inline int send_to_backend(struct xdp_md *ctx, struct pkt *p, vo
 	return count_flow(svc_id, bk_id, p->len, new_flow, to_backend(ctx, p, bk, p->k.src));
 }
 
-/* A packet of a flow in the table: its backend, whatever the table says now. */
+/*
+ * A packet of a flow in the table: its backend, whatever the table says
+ * now. A client's FIN or RST closes the flow; TCP flows of a backend being
+ * reset are answered with RSTs.
+ */
 static __always_inline int forward_flow(struct xdp_md *ctx, struct pkt *p, void *end,
 					struct sl_conn *c)
 {
@@ -613,45 +593,105 @@ static __always_inline int forward_flow(struct xdp_md *ctx, struct pkt *p, void 
 
 	if (!bk || !(bk->flags & SL_BK_F_ACTIVE))
 		return out(SL_R_NO_BACKEND);
-	touch(c, p, meta());
+	if (p->k.proto == IPPROTO_TCP) {
+		if ((bk->flags & SL_BK_F_RESET) || (c->flags & SL_CONN_F_RESET))
+			return sl_trip(ctx, c, &p->k, pkt_off(ctx, p->l3), pkt_off(ctx, p->l4));
+		if ((p->tcp_flags & (SL_TCP_FIN | SL_TCP_RST)) && c->state != SL_CONN_CLOSING)
+			sl_conn_ev(c, &p->k, SL_CE_CLOSE);
+	}
+	touch(c, meta());
 	if (ttl_expiring(p))
 		return out(SL_R_TTL_EXCEEDED);
 	return send_to_backend(ctx, p, end, bk, c->svc_id, bk_id, 0);
 }
 
-static __always_inline int flow_admissible(const struct sl_conn *c, __u32 svc_id)
+/* A UDP flow of a backend being reset (SL_BK_F_RESET) has no connection
+ * to reset: it is released, and its packet is chosen again as a new flow. */
+static __always_inline int udp_moved(struct sl_conn *c, struct sl_flow_key *k)
 {
 	__u32 bk_id = c->bk_id;
 	struct sl_backend *bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
 
-	return bk && admissible(bk, svc_id);
+	if (!bk || !(bk->flags & SL_BK_F_RESET))
+		return 0;
+	sl_conn_ev(c, k, SL_CE_CLOSE);
+	bpf_map_delete_elem(&sl_conn, k);
+	return 1;
+}
+
+/* Does a SYN finding this entry continue it (a retransmission)? Not when
+ * the flow is over, was reset, or its backend takes no new flows now. */
+static __always_inline int flow_alive(const struct sl_conn *c, __u32 svc_id)
+{
+	__u32 bk_id = c->bk_id;
+	struct sl_backend *bk;
+
+	if (c->state == SL_CONN_CLOSING || (c->flags & SL_CONN_F_RESET))
+		return 0;
+	bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
+	return bk && (bk->flags & (SL_BK_F_ACTIVE | SL_BK_F_GONE | SL_BK_F_RESET)) == SL_BK_F_ACTIVE &&
+	       bk->svc_id == svc_id && bk->weight &&
+	       (bk->breaker == SL_BRK_CLOSED || bk->breaker == SL_BRK_HALF_OPEN);
+}
+
+/* Every candidate refused: an RST back to a TCP client when the service
+ * says reject = "rst", else a drop; the reason is counted either way. */
+static __always_inline int refuse(struct xdp_md *ctx, struct pkt *p, const struct sl_svc *svc,
+				  __u32 reason)
+{
+	if (svc->reject == SL_REJECT_RST && p->k.proto == IPPROTO_TCP) {
+		count_reason(reason);
+		return sl_tcp_reset(ctx, pkt_off(ctx, p->l3), pkt_off(ctx, p->l4), p->k.family);
+	}
+	return out(reason);
 }
 
 /*
  * A packet to a service that did not find its flow: a SYN (or a first UDP
  * packet) makes a new flow. A mid-flow TCP packet (its entry evicted, or
  * older than sluice) is re-hashed onto the same Maglev choice and gets a
- * new entry. A SYN that finds an entry follows it (a retransmission),
- * unless that flow was closing (a new connection on the same tuple) or its
- * backend takes no new flows any more: then it is a new flow again.
+ * new entry. Both pass the gates (gates.h). A SYN that finds a live entry
+ * follows it (a retransmission, which may claim the connect timeout); one
+ * that finds a flow over, or whose backend takes no new flows any more,
+ * releases it and is a new flow on the same tuple.
  */
 static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p, void *end,
 				       const struct sl_svc *svc, int syn)
 {
 	struct sl_meta *m = meta();
 	struct sl_scratch *sc = scratch();
-	struct sl_conn *nc, *c;
+	struct sl_conn *nc, *c = NULL;
 	struct sl_backend *bk;
-	__u32 bk_id, svc_id = svc->id;
+	__u32 bk_id, svc_id = svc->id, fl;
+	int r, pend = 0;
 
 	if (ttl_expiring(p))
 		return out(SL_R_TTL_EXCEEDED);
 	if (p->k.proto == IPPROTO_TCP && (p->tcp_flags & SL_TCP_RST))
 		return out(SL_R_NO_FLOW);
-	bk_id = sl_choose(svc_id, sl_hash_flow(&p->k, SL_SEED_FLOW));
-	bk = bk_id ? bpf_map_lookup_elem(&sl_backend, &bk_id) : NULL;
-	if (!bk || !sc)
+	if (!sc)
+		return XDP_DROP;
+	if (syn) {
+		c = bpf_map_lookup_elem(&sl_conn, &p->k);
+		if (c) {
+			if (flow_alive(c, svc_id)) {
+				if (c->state == SL_CONN_PENDING)
+					sl_syn_retx(c, &p->k, svc->connect_timeout_ms);
+				return forward_flow(ctx, p, end, c);
+			}
+			sl_conn_ev(c, &p->k, SL_CE_CLOSE);
+		}
+	}
+	r = sl_admit(svc_id, sl_hash_flow(&p->k, SL_SEED_FLOW), svc->max_conns, syn);
+	if (r <= 0)
+		return refuse(ctx, p, svc, (__u32)-r);
+	bk_id = SL_ADMIT_ID(r);
+	fl = SL_CONN_F_COUNTED | (r & SL_ADMIT_TRIAL ? SL_CONN_F_TRIAL : 0);
+	bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
+	if (!bk) {
+		sl_unreserve(bk_id, svc_id, fl | (syn ? SL_CONN_F_PEND : 0));
 		return out(SL_R_NO_BACKEND);
+	}
 	nc = &sc->conn;
 	__builtin_memset(nc, 0, sizeof(*nc));
 	nc->bk_id = bk_id;
@@ -659,19 +699,28 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p, void *
 	nc->seen_ns = m ? m->now_ns : 0;
 	if (p->k.proto == IPPROTO_TCP) {
 		nc->state = syn ? SL_CONN_PENDING : SL_CONN_ESTABLISHED;
-		nc->flags = syn ? 0 : SL_CONN_F_RECOVER;
-		nc->syn_ns = syn ? bpf_ktime_get_ns() : 0;
+		fl |= syn ? SL_CONN_F_PEND : SL_CONN_F_RECOVER;
+		if (syn) {
+			nc->syn_ns = bpf_ktime_get_ns();
+			/* listed before the entry exists, so no SYN-ACK can
+			 * end the pending state before it is listed */
+			pend = sl_pend_add(&p->k, bk_id, svc_id, svc->connect_timeout_ms, nc->syn_ns);
+		}
 	}
-	if (bpf_map_update_elem(&sl_conn, &p->k, nc, BPF_NOEXIST)) {
-		/* There already: a retransmitted SYN, or another CPU came first. */
+	nc->flags = fl;
+	if (bpf_map_update_elem(&sl_conn, &p->k, nc, c ? BPF_ANY : BPF_NOEXIST)) {
+		/* Another CPU made the entry first: give everything back and
+		 * follow that one. */
+		if (pend)
+			bpf_map_delete_elem(&sl_pending, &p->k);
+		sl_unreserve(bk_id, svc_id, fl);
 		c = bpf_map_lookup_elem(&sl_conn, &p->k);
 		if (!c)
 			return out(SL_R_NO_BACKEND);
-		if (!syn || (c->state != SL_CONN_CLOSING && flow_admissible(c, svc_id)) ||
-		    bpf_map_update_elem(&sl_conn, &p->k, nc, BPF_EXIST))
-			return forward_flow(ctx, p, end, c);
+		return forward_flow(ctx, p, end, c);
 	}
-	return send_to_backend(ctx, p, end, bk, svc_id, bk_id, 1);
+	return send_to_backend(ctx, p, end, bk, svc_id, bk_id,
+			       SL_NEW_FLOW | (syn ? SL_NEW_PEND : 0));
 }
 
 static __always_inline void rev_key(struct sl_flow_key *k, const struct pkt *p, const struct sl_rev *rev)
@@ -685,6 +734,11 @@ static __always_inline void rev_key(struct sl_flow_key *k, const struct pkt *p, 
 	k->pad = 0;
 }
 
+/*
+ * A backend's reply. TCP state follows it: a SYN-ACK establishes a pending
+ * flow, an RST while pending is a refused connect, an RST later a reset,
+ * a FIN closes; all of them are still sent on to the client.
+ */
 static __always_inline int reverse(struct xdp_md *ctx, struct pkt *p, void *end,
 				   const struct sl_rev *rev)
 {
@@ -697,10 +751,23 @@ static __always_inline int reverse(struct xdp_md *ctx, struct pkt *p, void *end,
 	c = bpf_map_lookup_elem(&sl_conn, &sc->fkey);
 	if (!c || c->bk_id != rev->bk_id)
 		return out(SL_R_NO_FLOW);
-	if (p->k.proto == IPPROTO_TCP && c->state == SL_CONN_PENDING &&
-	    (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK))
-		c->state = SL_CONN_ESTABLISHED;
-	touch(c, p, meta());
+	if (p->k.proto == IPPROTO_TCP) {
+		__u32 bk_id = rev->bk_id;
+		struct sl_backend *bk = bpf_map_lookup_elem(&sl_backend, &bk_id);
+		__u8 f = p->tcp_flags;
+
+		if ((c->flags & SL_CONN_F_RESET) || (bk && (bk->flags & SL_BK_F_RESET)))
+			return sl_trip(ctx, c, &sc->fkey, pkt_off(ctx, p->l3), pkt_off(ctx, p->l4));
+		if (c->state != SL_CONN_CLOSING) {
+			if (f & SL_TCP_RST)
+				sl_conn_ev(c, &sc->fkey, SL_CE_BK_RST);
+			else if ((f & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK))
+				sl_conn_ev(c, &sc->fkey, SL_CE_SYNACK);
+			else if (f & SL_TCP_FIN)
+				sl_conn_ev(c, &sc->fkey, SL_CE_CLOSE);
+		}
+	}
+	touch(c, meta());
 	if (ttl_expiring(p))
 		return out(SL_R_TTL_EXCEEDED);
 	nat_rewrite(p, end, 0, rev->vip.addr, rev->vip.port);
@@ -977,6 +1044,7 @@ static __always_inline int icmp_from_backend(struct xdp_md *ctx, struct pkt *p, 
 		bs = bpf_map_lookup_elem(&sl_bk_stats, &bk_id);
 		if (bs)
 			bs->icmp_unreach++;
+		ev_push(SL_EV_ICMP, bk_id, rev->svc_id, 0);
 	}
 	from_backend = same_addr(p->k.src, q->dst);
 	diff = rewrite_quoted(p, end, q, 1, rev->vip.addr, rev->vip.port);
@@ -1121,7 +1189,7 @@ int sluice_xdp(struct xdp_md *ctx)
 
 		if (!syn) {
 			c = bpf_map_lookup_elem(&sl_conn, &p.k);
-			if (c)
+			if (c && (p.k.proto == IPPROTO_TCP || !udp_moved(c, &p.k)))
 				return forward_flow(ctx, &p, end, c);
 		}
 		key = l4key(p.k.dst, p.k.dport, &p);

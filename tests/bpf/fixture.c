@@ -45,6 +45,7 @@ const uint8_t FX_MAC_GW_B[6]   = { 0x02, 0x00, 0x00, 0x00, 0xb0, 0x01 };
 const uint8_t FX_MAC_NH_SRC[6] = { 0x02, 0x5e, 0x00, 0x00, 0x00, 0x01 };
 
 struct fx fx;
+static struct ring_buffer *ev_rb;
 
 static const char *reason_names[] = {
 #define SL_R_NAME(e, v, n, d) n,
@@ -253,6 +254,8 @@ int fx_setup(void **state)
 int fx_teardown(void **state)
 {
 	(void)state;
+	ring_buffer__free(ev_rb);
+	ev_rb = NULL;
 	sl_config_free(fx.cfg);
 	fx.cfg = NULL;
 	sl_dp_close(fx.dp);
@@ -260,14 +263,75 @@ int fx_teardown(void **state)
 	return 0;
 }
 
-void fx_flush_conns(void)
+static void flush_hash(int fd)
 {
-	int fd = bpf_map__fd(fx.dp->skel->maps.sl_conn);
 	struct sl_flow_key k;
 
 	while (!bpf_map_get_next_key(fd, NULL, &k))
 		if (bpf_map_delete_elem(fd, &k))
 			break;
+}
+
+/* The table emptied, what counts its entries is zero again (as the
+ * daemon's reconciler would make it), and no event is left over. */
+void fx_flush_conns(void)
+{
+	struct sl_bk_live bl;
+	struct sl_svc_live sl;
+	__u32 id;
+	unsigned s, b;
+
+	flush_hash(bpf_map__fd(fx.dp->skel->maps.sl_conn));
+	flush_hash(bpf_map__fd(fx.dp->skel->maps.sl_pending));
+	memset(&bl, 0, sizeof(bl));
+	memset(&sl, 0, sizeof(sl));
+	for (s = 0; fx.cfg && s < fx.cfg->nr_services; s++) {
+		id = fx_svc_id_of(&fx.cfg->services[s].vip);
+		assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc_live), &id, &sl, BPF_ANY), 0);
+		for (b = 0; b < fx.cfg->services[s].nr_backends; b++) {
+			id = sl_dp_backend_id(fx.dp, &fx.cfg->services[s].backends[b].addr);
+			assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_bk_live), &id, &bl, BPF_ANY), 0);
+		}
+	}
+	fx_events(NULL, 0);
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+struct ev_sink {
+	struct sl_event *out;
+	int max, n;
+};
+
+static struct ev_sink ev_sink;
+
+static int ev_one(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	if (len != sizeof(struct sl_event)) {
+		print_error("event of %zu bytes, expected %zu\n", len, sizeof(struct sl_event));
+		return -EINVAL;
+	}
+	if (ev_sink.n < ev_sink.max)
+		memcpy(&ev_sink.out[ev_sink.n], data, len);
+	ev_sink.n++;
+	return 0;
+}
+
+int fx_events(struct sl_event *out, int max)
+{
+	int rc;
+
+	if (!ev_rb) {
+		ev_rb = ring_buffer__new(bpf_map__fd(fx.dp->skel->maps.sl_events), ev_one, NULL, NULL);
+		assert_non_null(ev_rb);
+	}
+	ev_sink.out = out;
+	ev_sink.max = out ? max : 0;
+	ev_sink.n = 0;
+	rc = ring_buffer__consume(ev_rb);
+	assert_true(rc >= 0);
+	return ev_sink.n;
 }
 
 int fx_conn_count(void)
@@ -376,10 +440,100 @@ static struct sl_l4addr l4(const char *addr, int port, int proto)
 __u32 fx_svc_id(const char *vip, int port, int proto)
 {
 	struct sl_l4addr k = l4(vip, port, proto);
+
+	return fx_svc_id_of(&k);
+}
+
+__u32 fx_svc_id_of(const struct sl_l4addr *k)
+{
+	struct sl_svc v;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc), k, &v), 0);
+	return v.id;
+}
+
+struct sl_svc fx_svc_get(const char *vip, int port, int proto)
+{
+	struct sl_l4addr k = l4(vip, port, proto);
 	struct sl_svc v;
 
 	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc), &k, &v), 0);
-	return v.id;
+	return v;
+}
+
+void fx_svc_put(const char *vip, int port, int proto, const struct sl_svc *v)
+{
+	struct sl_l4addr k = l4(vip, port, proto);
+
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc), &k, v, BPF_EXIST), 0);
+}
+
+struct sl_backend fx_bk_get(__u32 id)
+{
+	struct sl_backend b;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_backend), &id, &b), 0);
+	return b;
+}
+
+void fx_bk_put(__u32 id, const struct sl_backend *b)
+{
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_backend), &id, b, BPF_ANY), 0);
+}
+
+struct sl_bk_live fx_bk_live(__u32 id)
+{
+	struct sl_bk_live v;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_bk_live), &id, &v), 0);
+	return v;
+}
+
+void fx_bk_live_put(__u32 id, const struct sl_bk_live *v)
+{
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_bk_live), &id, v, BPF_ANY), 0);
+}
+
+struct sl_svc_live fx_svc_live(__u32 svc_id)
+{
+	struct sl_svc_live v;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc_live), &svc_id, &v), 0);
+	return v;
+}
+
+void fx_svc_live_put(__u32 svc_id, const struct sl_svc_live *v)
+{
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc_live), &svc_id, v, BPF_ANY), 0);
+}
+
+int fx_pend(const struct sl_flow_key *k, struct sl_pend *v)
+{
+	return bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_pending), k, v) ? -1 : 0;
+}
+
+void fx_pend_put(const struct sl_flow_key *k, const struct sl_pend *v)
+{
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_pending), k, v, BPF_EXIST), 0);
+}
+
+int fx_pend_count(void)
+{
+	int fd = bpf_map__fd(fx.dp->skel->maps.sl_pending), n = 0;
+	struct sl_flow_key k, next;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+void fx_conn_put(const struct sl_flow_key *k, const struct sl_conn *c)
+{
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_conn), k, c, BPF_EXIST), 0);
 }
 
 __u32 fx_bk_id(const char *addr, int port, int proto)
@@ -418,7 +572,7 @@ struct sl_svc_stats fx_svc_stats(__u32 svc_id)
 struct sl_bk_stats fx_bk_stats(__u32 bk_id)
 {
 	struct sl_bk_stats v[fx.ncpu], sum;
-	int c;
+	int c, i;
 
 	memset(&sum, 0, sizeof(sum));
 	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_bk_stats), &bk_id, v), 0);
@@ -430,6 +584,13 @@ struct sl_bk_stats fx_bk_stats(__u32 bk_id)
 		sum.conn_timeout += v[c].conn_timeout;
 		sum.icmp_unreach += v[c].icmp_unreach;
 		sum.resets += v[c].resets;
+		sum.released += v[c].released;
+		sum.pend_taken += v[c].pend_taken;
+		sum.pend_released += v[c].pend_released;
+		sum.handshakes += v[c].handshakes;
+		sum.trip_resets += v[c].trip_resets;
+		for (i = 0; i < SL_HS_BUCKETS; i++)
+			sum.hs_hist[i] += v[c].hs_hist[i];
 	}
 	return sum;
 }

@@ -71,8 +71,14 @@ int fx_teardown(void **state);
 /* Apply another config (next hops for its backends, neighbours on sl-b0). */
 int fx_apply(const char *conf);
 
-/* Empty the connection table (between tests). */
+/* Empty the connection table and the pending map, zero the live counters
+ * (sl_bk_live, sl_svc_live) of the config's services and backends, and
+ * consume every event left on the ring (between tests). */
 void fx_flush_conns(void);
+
+/* Consume the events on sl_events: up to max copied to out (NULL: none
+ * kept); returns how many were consumed. */
+int fx_events(struct sl_event *out, int max);
 
 /* ---- running frames ------------------------------------------------------ */
 
@@ -106,6 +112,20 @@ void fx_assert_verdict_(__u32 got, __u32 want, const char *file, int line);
 /* ---- maps ------------------------------------------------------------------ */
 
 __u32 fx_svc_id(const char *vip, int port, int proto);
+__u32 fx_svc_id_of(const struct sl_l4addr *vip);
+/* Read and write the maps the daemon owns, as the daemon would. */
+struct sl_svc fx_svc_get(const char *vip, int port, int proto);
+void fx_svc_put(const char *vip, int port, int proto, const struct sl_svc *v);
+struct sl_backend fx_bk_get(__u32 id);
+void fx_bk_put(__u32 id, const struct sl_backend *b);
+struct sl_bk_live fx_bk_live(__u32 id);
+void fx_bk_live_put(__u32 id, const struct sl_bk_live *v);
+struct sl_svc_live fx_svc_live(__u32 svc_id);
+void fx_svc_live_put(__u32 svc_id, const struct sl_svc_live *v);
+int fx_pend(const struct sl_flow_key *k, struct sl_pend *v);    /* 0 or -1 (none) */
+void fx_pend_put(const struct sl_flow_key *k, const struct sl_pend *v);
+int fx_pend_count(void);
+void fx_conn_put(const struct sl_flow_key *k, const struct sl_conn *c);
 __u32 fx_bk_id(const char *addr, int port, int proto);
 void fx_bk_addr(__u32 bk_id, char *addr, size_t n, uint16_t *port);
 void fx_nh_mac(__u32 bk_id, uint8_t mac[6]);

@@ -2,7 +2,7 @@
 /*
  * Backend choice over time: flows stick to their backend across config
  * changes while new flows follow the new Maglev table; refusing backends
- * are skipped along the probe sequence; with none left, no_backend.
+ * are skipped along the probe sequence; with none left, the flow is refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,10 +188,16 @@ static void draining_fails_over(void **state) { refusal_fails_over(SL_BRK_DRAINI
 static void weight_zero_fails_over(void **state) { refusal_fails_over(SL_BRK_CLOSED, 0, 0); }
 static void gone_fails_over(void **state) { refusal_fails_over(SL_BRK_CLOSED, ~0u, SL_BK_F_GONE); }
 
-/* Every backend refuses: no_backend, nothing created. */
-static void all_refuse_no_backend(void **state)
+/*
+ * Every backend refuses: nothing created, the first candidate's reason
+ * counted (breaker_open when all are open, no_backend when none can take
+ * flows at all), and the service's reject action: web's default is "rst"
+ * (an RST sent back, XDP_TX; test_gates checks the RST), "drop" drops.
+ */
+static void all_refuse(__u8 breaker, __u32 weight, __u8 reject, int want_reason, __u32 want_verdict)
 {
 	const struct sl_cfg_service *cs = fx_cfg_svc("web");
+	struct sl_svc sv = fx_svc_get(FX_VIP4, 80, P_TCP), sv_saved = sv;
 	struct sl_backend saved[8], b;
 	__u32 ids[8];
 	struct spec s;
@@ -201,17 +207,25 @@ static void all_refuse_no_backend(void **state)
 	for (i = 0; i < cs->nr_backends; i++) {
 		ids[i] = sl_dp_backend_id(fx.dp, &cs->backends[i].addr);
 		saved[i] = b = bk_read(ids[i]);
-		b.breaker = SL_BRK_OPEN;
+		b.breaker = breaker;
+		b.weight = weight;
 		bk_write(ids[i], &b);
 	}
+	sv.reject = reject;
+	fx_svc_put(FX_VIP4, 80, P_TCP, &sv);
 	fx_spec_fwd(&s, 4, P_TCP, 32001, 80);
 	fx_send(&s, fx.if_c, &r);
 	for (i = 0; i < cs->nr_backends; i++)
 		bk_write(ids[i], &saved[i]);
-	assert_verdict(r.ret, XDP_DROP);
-	assert_reason(r.reason, SL_R_NO_BACKEND);
+	fx_svc_put(FX_VIP4, 80, P_TCP, &sv_saved);
+	assert_verdict(r.ret, want_verdict);
+	assert_reason(r.reason, want_reason);
 	assert_int_equal(fx_conn_count(), 0);
 }
+
+static void all_open_breaker_open(void **state) { all_refuse(SL_BRK_OPEN, 1, SL_REJECT_RST, SL_R_BREAKER_OPEN, XDP_TX); }
+static void all_open_dropped(void **state) { all_refuse(SL_BRK_OPEN, 1, SL_REJECT_DROP, SL_R_BREAKER_OPEN, XDP_DROP); }
+static void all_weight_zero_no_backend(void **state) { all_refuse(SL_BRK_CLOSED, 0, SL_REJECT_RST, SL_R_NO_BACKEND, XDP_TX); }
 
 /* An existing flow keeps its backend while that backend refuses new flows. */
 static void existing_flow_kept_while_draining(void **state)
@@ -285,7 +299,9 @@ int main(void)
 		cmocka_unit_test_setup(draining_fails_over, per_test),
 		cmocka_unit_test_setup(weight_zero_fails_over, per_test),
 		cmocka_unit_test_setup(gone_fails_over, per_test),
-		cmocka_unit_test_setup(all_refuse_no_backend, per_test),
+		cmocka_unit_test_setup(all_open_breaker_open, per_test),
+		cmocka_unit_test_setup(all_open_dropped, per_test),
+		cmocka_unit_test_setup(all_weight_zero_no_backend, per_test),
 		cmocka_unit_test_setup(existing_flow_kept_while_draining, per_test),
 		cmocka_unit_test_setup(reused_tuple_after_backend_removed, per_test),
 	};

@@ -693,26 +693,104 @@ static void every_reason_has_a_packet(void **state)
 	fx_send(&s, fx.if_c, &r);
 	SEEN(SL_R_ICMP_MALFORMED, XDP_DROP);
 
-	/* every backend of web refusing */
+	/* Refusals of a new flow, each dropped: UDP, or TCP with the service's
+	 * reject = "drop" (reject = "rst" is test_gates'). */
 	{
-		const struct sl_cfg_service *cs = fx_cfg_svc("web");
-		int fd = bpf_map__fd(fx.dp->skel->maps.sl_backend);
+		const struct sl_cfg_service *cs = fx_cfg_svc("dns");
+		__u32 dns = fx_svc_id(FX_VIP4, 53, P_UDP);
+		struct sl_svc sv, sv_saved;
 		struct sl_backend saved[8], b;
+		struct sl_bk_live bl;
+		struct sl_svc_live sl;
 		__u32 ids[8];
 		unsigned j;
 
 		for (j = 0; j < cs->nr_backends && j < 8; j++) {
 			ids[j] = sl_dp_backend_id(fx.dp, &cs->backends[j].addr);
-			assert_int_equal(bpf_map_lookup_elem(fd, &ids[j], &saved[j]), 0);
+			saved[j] = fx_bk_get(ids[j]);
+		}
+		/* no backend can take flows at all */
+		for (j = 0; j < cs->nr_backends && j < 8; j++) {
+			b = saved[j];
+			b.weight = 0;
+			fx_bk_put(ids[j], &b);
+		}
+		fx_spec_fwd(&s, 4, P_UDP, 42107, 53);
+		fx_send(&s, fx.if_c, &r);
+		SEEN(SL_R_NO_BACKEND, XDP_DROP);
+		/* every breaker open */
+		for (j = 0; j < cs->nr_backends && j < 8; j++) {
 			b = saved[j];
 			b.breaker = SL_BRK_OPEN;
-			assert_int_equal(bpf_map_update_elem(fd, &ids[j], &b, BPF_ANY), 0);
+			fx_bk_put(ids[j], &b);
 		}
-		fx_spec_fwd(&s, 4, P_TCP, 42107, 80);
 		fx_send(&s, fx.if_c, &r);
+		SEEN(SL_R_BREAKER_OPEN, XDP_DROP);
+		/* every backend at max_conns */
+		memset(&bl, 0, sizeof(bl));
+		bl.active = 1;
+		for (j = 0; j < cs->nr_backends && j < 8; j++) {
+			b = saved[j];
+			b.max_conns = 1;
+			fx_bk_put(ids[j], &b);
+			fx_bk_live_put(ids[j], &bl);
+		}
+		fx_send(&s, fx.if_c, &r);
+		SEEN(SL_R_BULKHEAD_BACKEND, XDP_DROP);
 		for (j = 0; j < cs->nr_backends && j < 8; j++)
-			assert_int_equal(bpf_map_update_elem(fd, &ids[j], &saved[j], BPF_ANY), 0);
-		SEEN(SL_R_NO_BACKEND, XDP_DROP);
+			fx_bk_put(ids[j], &saved[j]);
+		/* the service at max_conns */
+		sv_saved = sv = fx_svc_get(FX_VIP4, 53, P_UDP);
+		sv.max_conns = 1;
+		fx_svc_put(FX_VIP4, 53, P_UDP, &sv);
+		memset(&sl, 0, sizeof(sl));
+		sl.active = 1;
+		fx_svc_live_put(dns, &sl);
+		fx_send(&s, fx.if_c, &r);
+		SEEN(SL_R_BULKHEAD_SERVICE, XDP_DROP);
+		fx_svc_put(FX_VIP4, 53, P_UDP, &sv_saved);
+		fx_flush_conns();
+	}
+	{
+		/* every backend of web at max_pending, web rejecting by drop */
+		const struct sl_cfg_service *cs = fx_cfg_svc("web");
+		struct sl_svc sv, sv_saved;
+		struct sl_backend saved[8], b;
+		struct sl_bk_live bl;
+		__u32 ids[8];
+		unsigned j;
+
+		memset(&bl, 0, sizeof(bl));
+		bl.pending = 2;
+		for (j = 0; j < cs->nr_backends && j < 8; j++) {
+			ids[j] = sl_dp_backend_id(fx.dp, &cs->backends[j].addr);
+			saved[j] = b = fx_bk_get(ids[j]);
+			b.max_pending = 2;
+			fx_bk_put(ids[j], &b);
+			fx_bk_live_put(ids[j], &bl);
+		}
+		sv_saved = sv = fx_svc_get(FX_VIP4, 80, P_TCP);
+		sv.reject = SL_REJECT_DROP;
+		fx_svc_put(FX_VIP4, 80, P_TCP, &sv);
+		fx_spec_fwd(&s, 4, P_TCP, 42108, 80);
+		fx_send(&s, fx.if_c, &r);
+		SEEN(SL_R_PENDING_FULL, XDP_DROP);
+		for (j = 0; j < cs->nr_backends && j < 8; j++)
+			fx_bk_put(ids[j], &saved[j]);
+		fx_svc_put(FX_VIP4, 80, P_TCP, &sv_saved);
+		fx_flush_conns();
+
+		/* an RST of a flow whose backend is being reset: dropped,
+		 * never answered */
+		id = fx_open_flow(&s, "web");
+		b = fx_bk_get(id);
+		b.flags |= SL_BK_F_RESET;
+		fx_bk_put(id, &b);
+		s.tcp_flags = TH_RST;
+		fx_send(&s, fx.if_c, &r);
+		b.flags &= ~SL_BK_F_RESET;
+		fx_bk_put(id, &b);
+		SEEN(SL_R_TRIP_RESET, XDP_DROP);
 	}
 #undef SEEN
 	for (i = 0; i < SL_R_MAX; i++)

@@ -134,6 +134,20 @@ static void backend_side(int af, uint8_t proto, uint16_t sport, uint16_t vport, 
 	fx_assert_frame(&want, &r, qlen == quote.len);
 
 	assert_int_equal(b1.icmp_unreach - b0.icmp_unreach, unreach);
+	/* an unreachable is also a passive signal on the event ring */
+	{
+		struct sl_event ev[4];
+		int n = fx_events(ev, 4);
+
+		assert_int_equal(n, unreach);
+		if (n) {
+			assert_int_equal(ev[0].kind, SL_EV_ICMP);
+			assert_int_equal(ev[0].bk_id, id);
+			assert_int_equal(ev[0].svc_id, svc_id);
+			assert_int_equal(ev[0].value, 0);
+			assert_int_not_equal(ev[0].ns, 0);
+		}
+	}
 	assert_int_equal(b1.packets - b0.packets, 1);
 	assert_int_equal(s1.packets - s0.packets, 1);
 	assert_int_equal(s1.bytes - s0.bytes, r.len + 4 * (unsigned)nvlan);
@@ -341,6 +355,7 @@ static void client_side_(int af, uint8_t proto, uint16_t sport, uint16_t vport, 
 	fx_assert_frame(&want, &r, qlen == quote.len);
 	assert_int_equal(b1.packets - b0.packets, 1);
 	assert_int_equal(b1.icmp_unreach, b0.icmp_unreach);
+	assert_int_equal(fx_events(NULL, 0), 0);
 }
 
 static void v4_client_frag_needed(void **state)
