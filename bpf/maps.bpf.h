@@ -84,18 +84,6 @@ struct {
 } sl_conn SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SL_PENDING_DEFAULT);   /* set from the config before load */
-	__type(key, struct sl_flow_key);
-	__type(value, struct sl_pend);
-} sl_pending SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, SL_EVENTS_BYTES);
-} sl_events SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SL_MAX_SERVICES);
 	__type(key, __u32);
