@@ -749,8 +749,13 @@ static __always_inline int reverse(struct xdp_md *ctx, struct pkt *p, void *end,
 		return XDP_DROP;
 	rev_key(&sc->fkey, p, rev);
 	c = bpf_map_lookup_elem(&sl_conn, &sc->fkey);
-	if (!c || c->bk_id != rev->bk_id)
+	if (!c || c->bk_id != rev->bk_id) {
+		/* no flow: unless it is for the gateway itself (a reply to
+		 * sluiced's health check), ours and unknown */
+		if (fib(ctx, p, p->k.src, p->k.dst, &sc->fib) == BPF_FIB_LKUP_RET_NOT_FWDED)
+			return out(SL_R_TO_GATEWAY);
 		return out(SL_R_NO_FLOW);
+	}
 	if (p->k.proto == IPPROTO_TCP) {
 		__u32 bk_id = rev->bk_id;
 		struct sl_backend *bk = bpf_map_lookup_elem(&sl_backend, &bk_id);

@@ -125,8 +125,9 @@ static void emit(struct sl_resil *r, const struct rbk *b, const char *what, cons
 		.signal = signal ? signal : "", .reason = reason ? reason : "", .enforced = enforced,
 	};
 
-	sl_log(LOG_NOTICE, "%s %s %s: %s -> %s (%s)%s", what, e.service, b->name, from, to,
-	       e.reason, enforced ? "" : " [metrics only: not enforced]");
+	if (strcmp(what, "health"))     /* health.c logs its own transitions */
+		sl_log(LOG_NOTICE, "%s %s %s: %s -> %s (%s)%s", what, e.service, b->name, from, to,
+		       e.reason, enforced ? "" : " [metrics only: not enforced]");
 	if (r->ev)
 		r->ev(r->ev_ctx, &e);
 }

@@ -792,6 +792,22 @@ static void every_reason_has_a_packet(void **state)
 		fx_bk_put(id, &b);
 		SEEN(SL_R_TRIP_RESET, XDP_DROP);
 	}
+	{
+		/* a backend's reply to the gateway's own address (a health
+		 * check's SYN-ACK): no flow, given to the kernel untouched */
+		struct spec fwd;
+
+		fx_spec_fwd(&fwd, 4, P_TCP, 42109, 80);
+		fwd.src = "198.19.0.1";                 /* sl-b0's own address */
+		fx_spec_rev(&s, &fwd, sl_dp_backend_id(fx.dp, &fx_cfg_svc("web")->backends[0].addr));
+		fx_send(&s, fx.if_b, &r);
+		SEEN(SL_R_TO_GATEWAY, XDP_PASS);
+		fx_spec_fwd(&fwd, 6, P_TCP, 42109, 80);
+		fwd.src = "2001:2:0:2::1";
+		fx_spec_rev(&s, &fwd, sl_dp_backend_id(fx.dp, &fx_cfg_svc("web6")->backends[0].addr));
+		fx_send(&s, fx.if_b, &r);
+		SEEN(SL_R_TO_GATEWAY, XDP_PASS);
+	}
 #undef SEEN
 	for (i = 0; i < SL_R_MAX; i++)
 		if (!seen[i])

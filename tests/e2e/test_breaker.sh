@@ -42,7 +42,7 @@ burst() {
 		lab_log "a new flow landed on b2 while its breaker is open"
 		return 1
 	fi
-	BURST_B2=$(printf '%s\n' "$out" | grep -c ' b2$')
+	BURST_B2=$(printf '%s\n' "$out" | grep -c ' b2$' || true)
 }
 
 burst 60 || lab_fail "all backends healthy"
@@ -58,7 +58,7 @@ burst 60 no-b2 || lab_fail "new flows while b2 is open"
 echo "repair: b2's server back"
 lab_backend_start 2 || lab_fail "restarting b2's server"
 lab_wait_gate 2 half_open 100 || lab_fail "b2's breaker did not go half-open"
-grep "health web $b2: down -> up" "$LAB_SLUICED_LOG" >/dev/null || lab_fail "no health transition down -> up logged"
+grep "health: web $b2 tcp: down -> up" "$LAB_SLUICED_LOG" >/dev/null || lab_fail "no health transition down -> up logged"
 burst 60 || lab_fail "new flows while b2 is half-open"
 lab_wait_gate 2 closed 50 || lab_fail "b2's breaker did not close after its trials"
 grep "breaker web $b2: half_open -> closed" "$LAB_SLUICED_LOG" | tail -n 1 | sed 's/^/  /'
