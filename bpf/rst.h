@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Turn the TCP segment in the frame into the RST that answers it, sent back
- * where it came from (XDP_TX): a refused new flow (the service's reject =
+ * out of the interface it came in by (a redirect through sl_tx to the
+ * ingress interface, XDP_TX when that is not in the devmap): a refused new flow (the service's reject =
  * "rst") and the flows of a tripped backend (SL_BK_F_RESET).
  *
  * RFC 9293 3.10.7.1, as a closed port answers: a segment without ACK gets
@@ -35,8 +36,8 @@
 /*
  * A global function: checked once, from offsets (l3_off: the IP header,
  * l4_off: the TCP header, both from the frame's start; family: enum
- * sl_family), with every pointer re-derived from ctx. Returns XDP_TX, or
- * XDP_DROP when the frame is not what the offsets say.
+ * sl_family), with every pointer re-derived from ctx. Returns
+ * XDP_REDIRECT (XDP_TX for an interface not in sl_tx), or XDP_DROP when the frame is not what the offsets say.
  */
 __attribute__((noinline)) int sl_tcp_reset(struct xdp_md *ctx, __u32 l3_off, __u32 l4_off, __u32 family)
 {
@@ -157,7 +158,10 @@ __attribute__((noinline)) int sl_tcp_reset(struct xdp_md *ctx, __u32 l3_off, __u
 	delta = (int)(l3_off + hl + sizeof(*nt)) - (int)(end - data);
 	if (delta < 0 && bpf_xdp_adjust_tail(ctx, delta))
 		return XDP_DROP;
-	return XDP_TX;
+	/* back out of the interface it came in by, through the devmap rather
+	 * than XDP_TX: on veth, XDP_TX does not wake the peer's NAPI, and the
+	 * RST waits until other traffic flushes it (docs/decisions.md) */
+	return bpf_redirect_map(&sl_tx, ctx->ingress_ifindex, XDP_TX);
 }
 
 #endif

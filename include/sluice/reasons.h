@@ -7,7 +7,7 @@
  * X(ENUM, VERDICT, "name", "what it means")
  * PASS: handed to the kernel unchanged (or, for no_neigh, already rewritten);
  * DROP: ours and malformed or refused, dropped here (a refused TCP packet
- *       may instead be turned into an RST sent back with XDP_TX: the
+ *       may instead be turned into an RST sent back out of its interface: the
  *       service's reject = "rst", and trip_reset).
  */
 #ifndef SLUICE_REASONS_H

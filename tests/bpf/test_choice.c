@@ -192,7 +192,7 @@ static void gone_fails_over(void **state) { refusal_fails_over(SL_BRK_CLOSED, ~0
  * Every backend refuses: nothing created, the first candidate's reason
  * counted (breaker_open when all are open, no_backend when none can take
  * flows at all), and the service's reject action: web's default is "rst"
- * (an RST sent back, XDP_TX; test_gates checks the RST), "drop" drops.
+ * (an RST sent back where the SYN came from; test_gates checks the RST), "drop" drops.
  */
 static void all_refuse(__u8 breaker, __u32 weight, __u8 reject, int want_reason, __u32 want_verdict)
 {
@@ -223,9 +223,9 @@ static void all_refuse(__u8 breaker, __u32 weight, __u8 reject, int want_reason,
 	assert_int_equal(fx_conn_count(), 0);
 }
 
-static void all_open_breaker_open(void **state) { all_refuse(SL_BRK_OPEN, 1, SL_REJECT_RST, SL_R_BREAKER_OPEN, XDP_TX); }
+static void all_open_breaker_open(void **state) { all_refuse(SL_BRK_OPEN, 1, SL_REJECT_RST, SL_R_BREAKER_OPEN, XDP_REDIRECT); }
 static void all_open_dropped(void **state) { all_refuse(SL_BRK_OPEN, 1, SL_REJECT_DROP, SL_R_BREAKER_OPEN, XDP_DROP); }
-static void all_weight_zero_no_backend(void **state) { all_refuse(SL_BRK_CLOSED, 0, SL_REJECT_RST, SL_R_NO_BACKEND, XDP_TX); }
+static void all_weight_zero_no_backend(void **state) { all_refuse(SL_BRK_CLOSED, 0, SL_REJECT_RST, SL_R_NO_BACKEND, XDP_REDIRECT); }
 
 /* An existing flow keeps its backend while that backend refuses new flows. */
 static void existing_flow_kept_while_draining(void **state)

@@ -253,7 +253,7 @@ static void assert_rst(const struct spec *in, const struct res *r)
 	uint8_t want_fl;
 
 	spec_build(in, &inp);
-	assert_verdict(r->ret, XDP_TX);
+	assert_verdict(r->ret, XDP_REDIRECT);      /* back where it came from, by sl_tx */
 	assert_int_equal(r->len, l3 + iphl + 20);
 	assert_memory_equal(b, in->smac, 6);
 	assert_memory_equal(b + 6, in->dmac, 6);
@@ -650,10 +650,14 @@ static void *race(void *arg)
 
 		if (bpf_prog_test_run_opts(fx.prog_fd, &o))
 			return NULL;
-		if (o.retval == XDP_REDIRECT)
-			t->admitted++;
-		else if (o.retval == XDP_TX)
+		if (o.retval != XDP_REDIRECT)
+			continue;
+		/* both go out by redirect: a forwarded SYN, or the RST refusing
+		 * it (IPv4, no tag: TCP flags at 14 + 20 + 13) */
+		if (o.data_size_out >= 14 + 20 + 20 && (out[14 + 20 + 13] & TH_RST))
 			t->refused++;
+		else
+			t->admitted++;
 	}
 	return t;
 }
