@@ -469,7 +469,7 @@ static void scan_pending(struct sl_resil *r)
 			if (now - vals[i].syn_ns < (__u64)vals[i].connect_timeout_ms * NS_PER_MS)
 				continue;
 			if (bpf_map_lookup_elem(cfd, &keys[i], &c) || c.state != SL_CONN_PENDING ||
-			    c.bk_id != vals[i].bk_id) {
+			    c.bk_id != vals[i].bk_id || c.syn_ns != vals[i].syn_ns) {
 				bpf_map_delete_elem(fd, &keys[i]);      /* stale: the flow is gone or moved on */
 				continue;
 			}
