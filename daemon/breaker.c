@@ -83,8 +83,12 @@ int sl_brk_cfg_check(const struct sl_brk_cfg *c, char *err, size_t errlen)
 			CFG_ERR("min_volume %u > window %u: the rate could never trip",
 				c->min_volume, c->window);
 	}
-	if (!c->consecutive_failures && !c->failure_rate)
-		CFG_ERR("consecutive_failures and failure_rate both 0: the breaker could never trip");
+	if (c->slow_call_rate > 100)
+		CFG_ERR("slow_call_rate %u: must be 0 (off) to 100", c->slow_call_rate);
+	if (c->slow_call_rate && !c->slow_call_ms)
+		CFG_ERR("slow_call_rate without slow_call_ms: no call could be slow");
+	if (!c->consecutive_failures && !c->failure_rate && !c->slow_call_rate)
+		CFG_ERR("consecutive_failures, failure_rate and slow_call_rate all 0: the breaker could never trip");
 	if (c->open_ms < 1)
 		CFG_ERR("open_ms 0: must be at least 1");
 	if (c->open_max_ms < c->open_ms)
@@ -103,6 +107,8 @@ static void window_clear(struct sl_brk *b)
 	for (unsigned i = 0; i < SL_BRK_BUCKETS; i++)
 		b->buckets[i] = (struct sl_brk_bucket){ .epoch = ~0ull };
 	b->consecutive = 0;
+	memset(b->slow_ring, 0, sizeof(b->slow_ring));
+	b->slow_head = b->slow_len = b->slow_n = 0;
 }
 
 int sl_brk_init(struct sl_brk *b, const struct sl_brk_cfg *c, sl_brk_rand_fn rnd, void *rnd_ctx)
@@ -377,6 +383,65 @@ int sl_brk_tick(struct sl_brk *b, __u64 now_ns, struct sl_brk_trans *t)
 	record(b, now_ns, SL_BRKS_OPEN, SL_BRKS_HALF_OPEN, enforced(b), SL_BRK_SIG_MAX, 0,
 	       b->cfg.half_open_trials, t, "open_timeout %llums",
 	       (unsigned long long)((now_ns - b->opened_ns) / NS_PER_MS));
+	return 1;
+}
+
+static __u32 slow_window(const struct sl_brk *b)
+{
+	__u32 w = b->cfg.window_kind == SL_BRK_WIN_COUNT ? b->cfg.window : SL_BRK_SLOW_WINDOW;
+
+	return w < 1 ? 1 : w > SL_BRK_COUNT_WINDOW_MAX ? SL_BRK_COUNT_WINDOW_MAX : w;
+}
+
+static void slow_add(struct sl_brk *b, int slow)
+{
+	__u32 W = slow_window(b), i = b->slow_head;
+	__u64 bit = 1ull << (i % 64);
+
+	if (b->slow_len == W) {
+		if (b->slow_ring[i / 64] & bit)
+			b->slow_n--;
+	} else {
+		b->slow_len++;
+	}
+	if (slow) {
+		b->slow_ring[i / 64] |= bit;
+		b->slow_n++;
+	} else {
+		b->slow_ring[i / 64] &= ~bit;
+	}
+	b->slow_head = (i + 1) % W;
+}
+
+int sl_brk_calls(struct sl_brk *b, __u64 now_ns, __u32 fast, __u32 slow, struct sl_brk_trans *t)
+{
+	const struct sl_brk_cfg *c = &b->cfg;
+	__u32 W = slow_window(b), min;
+	char why[SL_BRK_REASON_MAX];
+
+	if (!c->slow_call_rate || (!fast && !slow))
+		return 0;
+	b->failures[SL_BRK_SIG_SLOW] += slow;
+	if ((__u64)fast + slow > W) {
+		/* only the last W calls matter: keep their proportion */
+		__u32 f = (__u32)((__u64)fast * W / ((__u64)fast + slow));
+
+		slow = W - f;
+		fast = f;
+	}
+	while (fast--)
+		slow_add(b, 0);
+	while (slow--)
+		slow_add(b, 1);
+	if (!automaton_runs(b) || b->state != SL_BRKS_CLOSED)
+		return 0;
+	min = c->min_volume < 1 ? 1 : c->min_volume > W ? W : c->min_volume;
+	if (b->slow_len < min || (__u64)b->slow_n * 100 < (__u64)c->slow_call_rate * b->slow_len)
+		return 0;
+	snprintf(why, sizeof(why), "slow_calls %u%% >= %u%% over %u (slower than %u ms)",
+		 (__u32)((__u64)b->slow_n * 100 / b->slow_len), c->slow_call_rate, b->slow_len,
+		 c->slow_call_ms);
+	trip(b, now_ns, SL_BRK_SIG_SLOW, t, why);
 	return 1;
 }
 

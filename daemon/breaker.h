@@ -61,6 +61,7 @@ enum sl_brk_panic { SL_BRK_PANIC_FAIL_OPEN = 0, SL_BRK_PANIC_FAIL_CLOSED = 1 };
 #define SL_BRK_JITTER_MAX       100   /* percent */
 #define SL_BRK_TRIALS_MAX       1000
 #define SL_BRK_REASON_MAX       96
+#define SL_BRK_SLOW_WINDOW      100   /* calls, when the failure window is time-based */
 
 struct sl_brk_cfg {
 	__u32 consecutive_failures; /* trip after this many in a row; 0: off */
@@ -72,6 +73,11 @@ struct sl_brk_cfg {
 	__u32 open_max_ms;          /* cap of the doubling (before jitter) */
 	__u32 jitter_pct;           /* OPEN += [0, jitter_pct% of it) */
 	__u32 half_open_trials;     /* trial tokens, >= 1 */
+	__u32 slow_call_ms;         /* a handshake longer than this is a slow call (0: off) */
+	__u32 slow_call_rate;       /* percent 1..100 of slow calls over the last calls that
+	                               trips (0: off); over a count window of `window` calls
+	                               (count windows) or of SL_BRK_SLOW_WINDOW, at least
+	                               min_volume of them */
 };
 
 typedef __u32 (*sl_brk_rand_fn)(void *ctx);   /* uniform over 0..2^32-1 */
@@ -110,6 +116,9 @@ struct sl_brk {
 	__u32 ring_head, ring_len, ring_fails;
 	/* time window: SL_BRK_BUCKETS buckets of window/SL_BRK_BUCKETS ms */
 	struct sl_brk_bucket buckets[SL_BRK_BUCKETS];
+	/* slow calls: ring of the last calls, 1 bit = slow */
+	__u64 slow_ring[SL_BRK_COUNT_WINDOW_MAX / 64];
+	__u32 slow_head, slow_len, slow_n;
 
 	/* for show and metrics */
 	__u64 successes, failures[SL_BRK_SIG_MAX], trips_total, transitions;
@@ -135,6 +144,15 @@ int  sl_brk_init(struct sl_brk *b, const struct sl_brk_cfg *c, sl_brk_rand_fn rn
 int  sl_brk_success(struct sl_brk *b, __u64 now_ns, enum sl_brk_signal sig, struct sl_brk_trans *t);
 int  sl_brk_failure(struct sl_brk *b, __u64 now_ns, enum sl_brk_signal sig, struct sl_brk_trans *t);
 int  sl_brk_tick(struct sl_brk *b, __u64 now_ns, struct sl_brk_trans *t);
+
+/*
+ * Completed calls (handshakes) since the last feed: fast ones and slow ones
+ * (longer than cfg.slow_call_ms). In CLOSED, the slow-call rate is
+ * evaluated over the slow window and trips with signal SLOW ("slow_calls
+ * ..."); elsewhere they only fill the window. Successes for the failure
+ * rules are fed separately (sl_brk_success). 1 on a transition, else 0.
+ */
+int  sl_brk_calls(struct sl_brk *b, __u64 now_ns, __u32 fast, __u32 slow, struct sl_brk_trans *t);
 
 /* Trip now, whatever the window says (an active check's fall reached, or
  * state adopted from a previous daemon): CLOSED or HALF_OPEN -> OPEN with

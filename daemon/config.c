@@ -527,7 +527,7 @@ static const char *const top_keys[] = {
 static const char *const svc_keys[] = {
 	"name", "vip", "port", "proto", "mode", "scheduler", "maglev_size", "max_conns",
 	"connect_timeout_ms", "idle_timeout_s", "reject", "on_trip", "max_ejection_percent",
-	"panic", "drain_timeout_ms", "backends", "check", "breaker", NULL };
+	"panic", "drain_timeout_ms", "redispatch_max", "backends", "check", "breaker", NULL };
 static const char *const bk_keys[] = {
 	"addr", "port", "weight", "max_conns", "max_pending", "check", NULL };
 
@@ -543,7 +543,8 @@ static const char *const chk_keys[CK_NR + 1] = {
 	[CK_TLS] = "tls_verify", [CK_NR] = NULL };
 static const char *const brk_keys[] = {
 	"consecutive_failures", "failure_rate", "window", "window_ms", "min_volume", "open_ms",
-	"open_max_ms", "jitter_pct", "half_open_trials", "mode", NULL };
+	"open_max_ms", "jitter_pct", "half_open_trials", "mode", "slow_call_ms", "slow_call_rate",
+	NULL };
 
 static int valid_ifname(const char *s)
 {
@@ -1071,6 +1072,8 @@ static int parse_breaker(struct ctx *x, const config_setting_t *g, struct sl_cfg
 	}
 	if ((rc = get_int(x, bg, "jitter_pct", 0, SL_BRK_JITTER_MAX, &b->jitter_pct, NULL)) ||
 	    (rc = get_int(x, bg, "half_open_trials", 1, SL_BRK_TRIALS_MAX, &b->half_open_trials, NULL)) ||
+	    (rc = get_int(x, bg, "slow_call_ms", 1, SL_CONNECT_TIMEOUT_MAX, &b->slow_call_ms, NULL)) ||
+	    (rc = get_int(x, bg, "slow_call_rate", 0, 100, &b->slow_call_rate, NULL)) ||
 	    (rc = get_choice(x, bg, "mode", brk_mode_choices, &svc->breaker_mode)))
 		return rc;
 	if (sl_brk_cfg_check(b, why, sizeof(why)))
@@ -1140,7 +1143,7 @@ static int parse_service(struct ctx *x, const config_setting_t *g, struct sl_cfg
 	const config_setting_t *s, *vs, *bl;
 	const char *name = NULL;
 	struct check_src ck;
-	__u32 port = 0, msize = 0, ejp = SL_DEFAULT_MAX_EJECTION_PCT;
+	__u32 port = 0, msize = 0, ejp = SL_DEFAULT_MAX_EJECTION_PCT, rdm = SL_DEFAULT_REDISPATCH_MAX;
 	__u8 proto = IPPROTO_TCP;
 	int rc, present, msize_set;
 
@@ -1193,10 +1196,12 @@ static int parse_service(struct ctx *x, const config_setting_t *g, struct sl_cfg
 	    (rc = get_choice(x, g, "panic", panic_choices, &svc->panic)) ||
 	    (rc = get_int(x, g, "drain_timeout_ms", 0, SL_DRAIN_TIMEOUT_MAX,
 			  &svc->drain_timeout_ms, NULL)) ||
+	    (rc = get_int(x, g, "redispatch_max", 0, SL_REDISPATCH_MAX, &rdm, NULL)) ||
 	    (rc = parse_service_check(x, g, svc, &ck)) ||
 	    (rc = parse_breaker(x, g, svc)))
 		return rc;
 	svc->max_ejection_pct = (__u8)ejp;
+	svc->redispatch_max = (__u8)rdm;
 
 	bl = config_setting_get_member(g, "backends");
 	if (bl && config_setting_type(bl) == CONFIG_TYPE_ARRAY && !config_setting_length(bl))
@@ -1466,6 +1471,8 @@ static void fnv_breaker(struct fnv *f, const struct sl_brk_cfg *b)
 	fnv_u32(f, b->open_max_ms);
 	fnv_u32(f, b->jitter_pct);
 	fnv_u32(f, b->half_open_trials);
+	fnv_u32(f, b->slow_call_ms);
+	fnv_u32(f, b->slow_call_rate);
 }
 
 static __u64 config_hash(const struct sl_config *c)
@@ -1504,6 +1511,7 @@ static __u64 config_hash(const struct sl_config *c)
 		fnv_u32(&f, s->maglev_size);
 		fnv_u32(&f, s->panic);
 		fnv_u32(&f, s->drain_timeout_ms);
+		fnv_u32(&f, s->redispatch_max);
 		fnv_u32(&f, s->breaker_mode);
 		fnv_breaker(&f, &s->breaker);
 		fnv_check(&f, &s->check);
@@ -1782,6 +1790,7 @@ void sl_config_service_defaults(struct sl_cfg_service *s, __u8 proto)
 	s->max_ejection_pct = SL_DEFAULT_MAX_EJECTION_PCT;
 	s->panic = SL_BRK_PANIC_FAIL_OPEN;
 	s->drain_timeout_ms = 0;
+	s->redispatch_max = SL_DEFAULT_REDISPATCH_MAX;
 	memset(&s->check, 0, sizeof(s->check));         /* SL_CHECK_NONE */
 	sl_brk_cfg_defaults(&s->breaker);
 	s->breaker_mode = SL_BRKM_AUTO;
@@ -1854,6 +1863,9 @@ static int check_service(struct ctx *x, struct sl_cfg_service *s, unsigned *nr_b
 	if (s->max_ejection_pct > 100)
 		return fail(x, s->line, "service %s: max_ejection_percent %u is more than 100",
 			    s->name, s->max_ejection_pct);
+	if (s->redispatch_max > SL_REDISPATCH_MAX)
+		return fail(x, s->line, "service %s: redispatch_max %u is more than %u",
+			    s->name, s->redispatch_max, SL_REDISPATCH_MAX);
 	if (s->panic != SL_BRK_PANIC_FAIL_OPEN && s->panic != SL_BRK_PANIC_FAIL_CLOSED)
 		return fail(x, s->line, "service %s: panic %u is not fail_open or fail_closed",
 			    s->name, s->panic);

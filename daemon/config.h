@@ -29,6 +29,8 @@
 #define SL_DEFAULT_IDLE_TIMEOUT_TCP   300
 #define SL_DEFAULT_IDLE_TIMEOUT_UDP   30
 #define SL_DEFAULT_MAX_EJECTION_PCT   50
+#define SL_DEFAULT_REDISPATCH_MAX     2       /* connect attempts moved to another backend */
+#define SL_REDISPATCH_MAX             8
 #define SL_DEFAULT_TICK_MS            100     /* passive signals read, breakers ticked */
 #define SL_DEFAULT_RECONCILE_MS       1000    /* reaper: idle expiry and counter reconciliation */
 #define SL_DEFAULT_PENDING_SCAN_MS    10      /* reaper: pending map scanned for connect timeouts */
@@ -96,6 +98,7 @@ struct sl_cfg_service {
 	__u8 panic;                 /* enum sl_brk_panic: "fail_open" (default) or "fail_closed" */
 	__u8 breaker_mode;          /* enum sl_brk_mode: SL_BRKM_AUTO (default) or SL_BRKM_METRICS_ONLY */
 	__u32 drain_timeout_ms;     /* DRAINING: reset what is left after this; 0: never */
+	__u8 redispatch_max;        /* a pending flow moves at most this often (refused, timed out) */
 	struct sl_cfg_check check;  /* type NONE when the service has none */
 	struct sl_brk_cfg breaker;  /* sl_brk_cfg_defaults() unless set */
 	int line;                   /* of the service's group; 0: added at run time */

@@ -715,6 +715,64 @@ static void test_forced_trip(void **st __attribute__((unused)))
 	assert_int_equal(sl_brk_effective(&b), SL_BRK_CLOSED);
 }
 
+/* Slow calls: a rate over the last calls, min volume, proportional bulk
+ * feeding, only CLOSED trips, off when slow_call_rate is 0. */
+static void test_slow_calls(void **st __attribute__((unused)))
+{
+	struct sl_brk_cfg c;
+	struct sl_brk_trans t;
+	struct sl_brk b;
+	char err[128];
+
+	cfg_consec(&c);                 /* count window of 20, min_volume 10 */
+	c.slow_call_ms = 200;
+	c.slow_call_rate = 50;
+	assert_int_equal(sl_brk_cfg_check(&c, err, sizeof(err)), 0);
+	init(&b, &c);
+	/* below min_volume: 5 slow of 5 does not trip */
+	assert_int_equal(sl_brk_calls(&b, T0, 0, 5, &t), 0);
+	/* 4 fast: 5 of 9, still under the volume */
+	assert_int_equal(sl_brk_calls(&b, T0, 4, 0, &t), 0);
+	/* one more fast: 5 slow of 10 = 50% >= 50%: trips */
+	assert_int_equal(sl_brk_calls(&b, T0, 1, 0, &t), 1);
+	assert_int_equal(t.to, SL_BRKS_OPEN);
+	assert_int_equal(t.signal, SL_BRK_SIG_SLOW);
+	assert_string_equal(t.reason, "slow_calls 50% >= 50% over 10 (slower than 200 ms)");
+	/* OPEN: calls fill the (cleared) window, no transition */
+	assert_int_equal(sl_brk_calls(&b, T0, 0, 20, &t), 0);
+
+	/* 49% never trips; the window slides: old slow calls leave it */
+	init(&b, &c);
+	assert_int_equal(sl_brk_calls(&b, T0, 11, 9, &t), 0);     /* 9/20 = 45% */
+	assert_int_equal(sl_brk_calls(&b, T0, 20, 0, &t), 0);     /* all fast now */
+	assert_int_equal(b.slow_n, 0);
+	assert_int_equal(b.slow_len, 20);
+	/* a bulk larger than the window keeps its proportion: 30 fast, 30 slow -> 10/10 */
+	assert_int_equal(sl_brk_calls(&b, T0, 30, 30, &t), 1);
+	assert_int_equal(t.signal, SL_BRK_SIG_SLOW);
+
+	/* off: no rate, nothing happens; config rules */
+	c.slow_call_rate = 0;
+	init(&b, &c);
+	assert_int_equal(sl_brk_calls(&b, T0, 0, 100, &t), 0);
+	c.slow_call_rate = 101;
+	assert_int_equal(sl_brk_cfg_check(&c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "slow_call_rate 101: must be 0 (off) to 100");
+	c.slow_call_rate = 10;
+	c.slow_call_ms = 0;
+	assert_int_equal(sl_brk_cfg_check(&c, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "slow_call_rate without slow_call_ms: no call could be slow");
+	/* slow calls alone may be the only rule */
+	c.slow_call_ms = 100;
+	c.consecutive_failures = 0;
+	c.failure_rate = 0;
+	assert_int_equal(sl_brk_cfg_check(&c, err, sizeof(err)), 0);
+	/* manual modes freeze it */
+	init(&b, &c);
+	assert_int_equal(sl_brk_set_mode(&b, T0, SL_BRKM_FORCED_CLOSED, &t), 1);
+	assert_int_equal(sl_brk_calls(&b, T0, 0, 50, &t), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -734,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_ejection_cap),
 		cmocka_unit_test(test_panic),
 		cmocka_unit_test(test_forced_trip),
+		cmocka_unit_test(test_slow_calls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

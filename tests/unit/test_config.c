@@ -1291,6 +1291,37 @@ static void test_err_resil_top(void **state)
 	expect_err(SVC("drain_timeout_ms = 86400001;"), 3, "drain_timeout_ms: 86400001 is out of range (0..86400000)");
 	expect_err(SVC("drain_timeout_ms = 4294967297;"), 3, "drain_timeout_ms: 4294967297 is out of range (0..86400000)");
 	expect_err(SVC("drain_timeout_ms = \"30s\";"), 3, "drain_timeout_ms: expected an integer, not a string");
+	expect_err(SVC("redispatch_max = -1;"), 3, "redispatch_max: -1 is out of range (0..8)");
+	expect_err(SVC("redispatch_max = 9;"), 3, "redispatch_max: 9 is out of range (0..8)");
+	expect_err(SVC("redispatch_max = 4294967298;"), 3, "redispatch_max: 4294967298 is out of range (0..8)");
+}
+
+/* Redispatch and slow calls: values, defaults, the hash. */
+static void test_redispatch_slow(void **state)
+{
+	struct sl_config *c = load_ok(
+		IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80; redispatch_max = 0;\n"
+		"  breaker = { slow_call_ms = 250; slow_call_rate = 40; }; },\n"
+		"  { name = \"b\"; vip = \"198.18.0.2\"; port = 80; } );\n");
+	struct sl_config *d = load_ok(
+		IF "services = ( { name = \"a\"; vip = \"198.18.0.1\"; port = 80; redispatch_max = 1;\n"
+		"  breaker = { slow_call_ms = 250; slow_call_rate = 40; }; },\n"
+		"  { name = \"b\"; vip = \"198.18.0.2\"; port = 80; } );\n");
+
+	(void)state;
+	assert_int_equal(c->services[0].redispatch_max, 0);
+	assert_int_equal(c->services[0].breaker.slow_call_ms, 250);
+	assert_int_equal(c->services[0].breaker.slow_call_rate, 40);
+	assert_int_equal(c->services[1].redispatch_max, SL_DEFAULT_REDISPATCH_MAX);
+	assert_int_equal(c->services[1].breaker.slow_call_ms, 0);
+	assert_int_equal(c->services[1].breaker.slow_call_rate, 0);
+	assert_true(c->hash != d->hash);
+	sl_config_free(c);
+	sl_config_free(d);
+	expect_err(BRK("slow_call_ms = 0;"), 4, "slow_call_ms: 0 is out of range (1..60000)");
+	expect_err(BRK("slow_call_rate = 101;"), 4, "slow_call_rate: 101 is out of range (0..100)");
+	expect_err(BRK("slow_call_rate = 30;"), 3,
+		   "breaker: slow_call_rate without slow_call_ms: no call could be slow");
 }
 
 static void test_err_check(void **state)
@@ -1464,7 +1495,7 @@ static void test_err_breaker(void **state)
 	expect_err(BRK("open_max_ms = 999;"), 4, "open_max_ms: 999 is less than open_ms (1000)");
 	/* sl_brk_cfg_check's rules, named at the group */
 	expect_err(BRK("consecutive_failures = 0;\n    failure_rate = 0;"), 3,
-		   "breaker: consecutive_failures and failure_rate both 0: the breaker could never trip");
+		   "breaker: consecutive_failures, failure_rate and slow_call_rate all 0: the breaker could never trip");
 
 	/* mode */
 	expect_err(BRK("mode = \"forced_open\";"), 4,
@@ -1652,7 +1683,7 @@ static void test_resil_validate(void **state)
 	BAD(s->breaker.min_volume = 0, "service a: breaker: min_volume 0");
 	BAD(s->breaker.window = 9, "service a: breaker: window 9");
 	BAD((s->breaker.consecutive_failures = 0, s->breaker.failure_rate = 0),
-	    "service a: breaker: consecutive_failures and failure_rate both 0");
+	    "service a: breaker: consecutive_failures, failure_rate and slow_call_rate all 0");
 	BAD(s->breaker.open_max_ms = 1, "service a: breaker: open_max_ms 1 < open_ms 1000");
 	BAD(s->check.interval_ms = 5, "service a: check: interval_ms 5");
 	BAD(s->check.timeout_ms = 501, "service a: check: interval_ms 500, timeout_ms 501");
@@ -1720,6 +1751,7 @@ int main(void)
 		cmocka_unit_test(test_err_resil_top),
 		cmocka_unit_test(test_err_check),
 		cmocka_unit_test(test_err_breaker),
+		cmocka_unit_test(test_redispatch_slow),
 		cmocka_unit_test(test_resil_hash),
 		cmocka_unit_test(test_resil_validate),
 	};
