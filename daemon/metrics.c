@@ -134,22 +134,40 @@ static void family(struct buf *b, const char *name, const char *type, const char
 	put(b, "\n", 1);
 }
 
-/* name{labels[,extra]} value */
+/* name{labels[,extra]} value: one bounds check, then plain copies */
 static void sample(struct buf *b, const char *name, const char *suffix, const char *lab, size_t lablen,
 		   const char *extra, __u64 v)
 {
-	puts_(b, name);
-	if (suffix)
-		puts_(b, suffix);
-	put(b, "{", 1);
-	put(b, lab, lablen);
-	if (extra) {
-		put(b, ",", 1);
-		puts_(b, extra);
+	size_t nl = strlen(name), sl = suffix ? strlen(suffix) : 0, el = extra ? strlen(extra) : 0;
+	char *p;
+	char t[24];
+	int i = sizeof(t);
+
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (grow(b, nl + sl + lablen + el + (sizeof(t) - i) + 5))
+		return;
+	p = b->p + b->len;
+	memcpy(p, name, nl);
+	p += nl;
+	memcpy(p, suffix, sl);
+	p += sl;
+	*p++ = '{';
+	memcpy(p, lab, lablen);
+	p += lablen;
+	if (el) {
+		*p++ = ',';
+		memcpy(p, extra, el);
+		p += el;
 	}
-	put(b, "} ", 2);
-	put_u64(b, v);
-	put(b, "\n", 1);
+	*p++ = '}';
+	*p++ = ' ';
+	memcpy(p, t + i, sizeof(t) - i);
+	p += sizeof(t) - i;
+	*p++ = '\n';
+	b->len = (size_t)(p - b->p);
 }
 
 /* ---- snapshot ------------------------------------------------------------ */
@@ -408,7 +426,11 @@ int sl_metrics_render(const struct sl_metrics_src *src, char **out, size_t *outl
 	for (i = 0; i + 1 < SL_HEALTH_LAT_BUCKETS; i++)
 		le_us(ck_le[i], sizeof(ck_le[i]), 1000ull << i);
 
-	/* ---- the page ---- */
+	/* ---- the page ---- (about 3 KB a backend: one allocation) */
+	b.cap = (size_t)nbk * 50 * (56 + bk[0].lablen) + (size_t)nsvc * 1024 + 65536;
+	b.p = malloc(b.cap);
+	if (!b.p)
+		goto out;
 #define L(x) (labs.p + (x)->lab), (x)->lablen
 	family(&b, "sluice_build_info", "gauge", "sluiced's version (always 1).");
 	puts_(&b, "sluice_build_info{version=\"");
