@@ -21,12 +21,12 @@ BPFTOOL ?= bpftool
 DEPS := clang llvm gcc make pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libmnl-dev libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev \
 	iproute2 ethtool nginx-light curl libsystemd-dev jq libclang-rt-14-dev nftables \
-	libcurl4-openssl-dev
+	libcurl4-openssl-dev libmicrohttpd-dev prometheus
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 	-Iinclude -I$(B) -Idaemon
-PKGS    := libbpf libconfig libnl-3.0 libnl-route-3.0 libmnl libsystemd libcurl
+PKGS    := libbpf libconfig libnl-3.0 libnl-route-3.0 libmnl libsystemd libcurl libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lz
 BPF_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -target bpf -mcpu=v3 \

@@ -4,6 +4,10 @@
 #   ctl.reload_one_ms      SIGHUP with one backend's weight changed to "config applied"
 #   ctl.restart_adopt_ms   a new sluiced over that config's pins to "ready"
 #   ctl.cli_roundtrip_us   `sluice -j service list` against it, exec to exit
+#   metrics.scrape_ms      `curl -o /dev/null http://127.0.0.1:9469/metrics`
+#                          after the cold start: curl's time_total, connect
+#                          to last byte (BENCH_METRICS_SCRAPES, 10, per run;
+#                          one more scrape, kept, is checked for the last service)
 # Each is the median of BENCH_CTL_RUNS (3) runs, as sluiced itself measures
 # it (CLOCK_MONOTONIC from main() or from reading SIGHUP to the log line;
 # exec and dynamic linking, about a millisecond, are not in it).
@@ -91,7 +95,9 @@ stop() {
 last_ms() { grep -- "$1" "$LOG" | tail -n 1 | sed -n 's/.* in \([0-9.]*\) ms$/\1/p'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
-cold=() reload=() adopt=() cli=()
+SCRAPES=${BENCH_METRICS_SCRAPES:-10}
+cold=() reload=() adopt=() cli=() scrape=()
+scrape_bytes=0
 readies=0 applied=0
 for ((r = 1; r <= RUNS; r++)); do
 	nsenter --net="/run/netns/$NS" -- "$SLUICED" --config "$conf" --detach >>"$LOG" 2>&1 || exit 1
@@ -100,6 +106,18 @@ for ((r = 1; r <= RUNS; r++)); do
 	start "$readies" || exit 1
 	grep -q 'adopted pinned' <(tail -n 3 "$LOG") && { log "cold start adopted pins"; exit 1; }
 	cold+=("$(last_ms 'sluiced: ready')")
+	# /metrics on the default 127.0.0.1:9469, inside sluiced's namespace
+	n=${#scrape[@]}
+	mapfile -t -O "$n" scrape < <(nsenter --net="/run/netns/$NS" -- bash -c '
+		curl -sS --fail --max-time 10 -o "$2" http://127.0.0.1:9469/metrics || exit 1
+		for ((k = 0; k < $1; k++)); do
+			curl -sS --fail --max-time 10 -o /dev/null -w "%{time_total}\n" http://127.0.0.1:9469/metrics |
+				awk "{ printf \"%.3f\n\", \$1 * 1000 }" || exit 1
+		done' _ "$SCRAPES" "$DIR/scrape.txt")
+	((${#scrape[@]} == n + SCRAPES)) || { log "scraping /metrics failed"; exit 1; }
+	scrape_bytes=$(wc -c <"$DIR/scrape.txt")
+	grep -q "^sluice_backend_new_flows_total{service=\"s$((NSVC - 1))\"," "$DIR/scrape.txt" ||
+		{ log "the scrape lacks the last service's backends"; exit 1; }
 
 	gen $((r + 1)) >"$conf.new" && mv "$conf.new" "$conf"
 	applied=$((applied + 1))
@@ -125,10 +143,11 @@ for ((r = 1; r <= RUNS; r++)); do
 		done' _ "$B/sluice" "$DIR/run")
 	((${#cli[@]} == n + 10)) || { log "sluice service list failed"; exit 1; }
 	stop || exit 1
-	log "run $r: cold ${cold[-1]} ms, reload one ${reload[-1]} ms, adopt ${adopt[-1]} ms, cli ${cli[-1]} us"
+	log "run $r: cold ${cold[-1]} ms, reload one ${reload[-1]} ms, adopt ${adopt[-1]} ms, cli ${cli[-1]} us, scrape ${scrape[-1]} ms"
 done
 cfg="\"services\":$NSVC,\"backends_per_service\":$NBK,\"runs\":$RUNS"
 printf '{"bench":"ctl.load_cold_ms","value":%s,"target":2000,%s}\n' "$(printf '%s\n' "${cold[@]}" | median)" "$cfg" >&3
 printf '{"bench":"ctl.reload_one_ms","value":%s,"target":10,%s}\n' "$(printf '%s\n' "${reload[@]}" | median)" "$cfg" >&3
 printf '{"bench":"ctl.restart_adopt_ms","value":%s,"target":1000,%s}\n' "$(printf '%s\n' "${adopt[@]}" | median)" "$cfg" >&3
+printf '{"bench":"metrics.scrape_ms","value":%s,"target":50,"bytes":%s,"command":"curl -o /dev/null http://127.0.0.1:9469/metrics","scrapes_per_run":%s,%s}\n' "$(printf '%s\n' "${scrape[@]}" | median)" "$scrape_bytes" "$SCRAPES" "$cfg" >&3
 printf '{"bench":"ctl.cli_roundtrip_us","value":%s,"command":"sluice -j service list",%s}\n' "$(printf '%s\n' "${cli[@]}" | median)" "$cfg" >&3

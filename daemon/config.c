@@ -523,7 +523,7 @@ static const struct choice brk_mode_choices[] = {
 static const char *const top_keys[] = {
 	"interfaces", "pin_root", "run_dir", "conn_table_size", "pending_table_size", "xdp_mode",
 	"control_group", "tick_ms", "reconcile_ms", "pending_scan_ms", "closing_timeout_s",
-	"services", NULL };
+	"metrics_listen", "services", NULL };
 static const char *const svc_keys[] = {
 	"name", "vip", "port", "proto", "mode", "scheduler", "maglev_size", "max_conns",
 	"connect_timeout_ms", "idle_timeout_s", "reject", "on_trip", "max_ejection_percent",
@@ -1489,6 +1489,8 @@ static __u64 config_hash(const struct sl_config *c)
 	fnv_u32(&f, c->xdp_generic);
 	if (c->control_group[0])        /* only when set: older configs keep their hash */
 		fnv_str(&f, c->control_group);
+	if (strcmp(c->metrics_listen, SL_DEFAULT_METRICS_LISTEN))  /* likewise, when not the default */
+		fnv_str(&f, c->metrics_listen[0] ? c->metrics_listen : "off");
 	fnv_u32(&f, c->pending_table_size);
 	fnv_u32(&f, c->tick_ms);
 	fnv_u32(&f, c->reconcile_ms);
@@ -1566,6 +1568,69 @@ static int parse_control_group(struct ctx *x, const config_setting_t *root, stru
 	return 0;
 }
 
+int sl_listen_parse(const char *s, struct sl_l4addr *a)
+{
+	char host[SL_LISTEN_MAX], *end;
+	const char *colon, *h = s;
+	size_t n;
+	unsigned long port;
+
+	memset(a, 0, sizeof(*a));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		n = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;         /* no port, or an IPv6 address without brackets */
+		n = (size_t)(colon - s);
+	}
+	if (!n || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = 0;
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port < 1 || port > 65535)
+		return -EINVAL;
+	if (sl_addr_parse(host, a))
+		return -EINVAL;
+	if ((s[0] == '[') != (a->family == SL_AF_INET6))
+		return -EINVAL;         /* "[198.18.0.1]:1" */
+	a->port = htons((__u16)port);
+	a->proto = IPPROTO_TCP;
+	return 0;
+}
+
+/* metrics_listen = "ADDR:PORT" | "[V6]:PORT" | "" | "off" */
+static int parse_metrics_listen(struct ctx *x, const config_setting_t *root, struct sl_config *c)
+{
+	const config_setting_t *s;
+	const char *v = SL_DEFAULT_METRICS_LISTEN;
+	int rc;
+
+	rc = get_string(x, root, "metrics_listen", &v, &s);
+	if (rc)
+		return rc;
+	if (!*v || !strcmp(v, "off")) {
+		c->metrics_listen[0] = 0;
+		memset(&c->metrics_addr, 0, sizeof(c->metrics_addr));
+		return 0;
+	}
+	if (strlen(v) >= sizeof(c->metrics_listen) || sl_listen_parse(v, &c->metrics_addr))
+		return fail(x, line_of(s), "metrics_listen: \"%.80s\" is not ADDR:PORT, [IPV6]:PORT "
+			    "(port 1..65535), \"\" or \"off\"", v);
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", v);
+	return 0;
+}
+
 static int parse_root(struct ctx *x, const config_setting_t *root, struct sl_config *c)
 {
 	const config_setting_t *sl;
@@ -1601,6 +1666,8 @@ static int parse_root(struct ctx *x, const config_setting_t *root, struct sl_con
 		return rc;
 	c->xdp_generic = xdp;
 	rc = parse_control_group(x, root, c);
+	if (!rc)
+		rc = parse_metrics_listen(x, root, c);
 	if (rc)
 		return rc;
 

@@ -20,6 +20,8 @@
 
 #define SL_DEFAULT_PIN_ROOT      "/sys/fs/bpf/sluice"
 #define SL_DEFAULT_RUN_DIR       "/run/sluice"
+#define SL_DEFAULT_METRICS_LISTEN "127.0.0.1:9469"
+#define SL_LISTEN_MAX            64         /* "[v6]:PORT" text, NUL included */
 #define SL_CONN_TABLE_MIN        1024
 #define SL_CONN_TABLE_MAX        16777216
 #define SL_MAX_CONNS_LIMIT       10000000   /* max_conns, max_pending */
@@ -118,6 +120,8 @@ struct sl_config {
 	int xdp_generic;
 	char control_group[SL_NAME_MAX];  /* "": uid 0 only may change state */
 	__u32 control_gid;                /* control_group resolved when the config was loaded */
+	char metrics_listen[SL_LISTEN_MAX]; /* "ADDR:PORT" / "[V6]:PORT" of /metrics; "": off */
+	struct sl_l4addr metrics_addr;    /* metrics_listen parsed (proto TCP); family 0: off */
 	struct sl_cfg_service *services;
 	unsigned nr_services;
 	__u64 hash;   /* FNV-1a 64 over a canonical serialisation of everything parsed (not line numbers, not file name) */
@@ -166,6 +170,10 @@ int  sl_config_choice(const char *setting, const char *text, __u8 *out, char *er
  * addr[0], the rest zero) and family; port and proto are left alone.
  * 0 or -EINVAL. */
 int  sl_addr_parse(const char *s, struct sl_l4addr *a);
+
+/* "ADDR:PORT" or "[V6ADDR]:PORT" (port 1..65535) into addr, port
+ * (network order), family; proto TCP. 0 or -EINVAL. */
+int  sl_listen_parse(const char *s, struct sl_l4addr *a);
 
 /* The address only, no port: 0, -EINVAL (bad family) or -ENOSPC. */
 int  sl_addr_format(const struct sl_l4addr *a, char *buf, size_t len);

@@ -1108,6 +1108,54 @@ int sl_dp_bump_nh_gen(struct sl_dp *dp)
 	return bpf_map_update_elem(FD(dp, sl_meta), &zero, &meta, BPF_ANY);
 }
 
+int sl_dp_service_id(const struct sl_dp *dp, const struct sl_l4addr *vip)
+{
+	__u32 id = find_svc(ST(dp), vip);
+
+	return id < SL_MAX_SERVICES ? (int)id : -ENOENT;
+}
+
+int sl_dp_read_percpu(const struct sl_dp *dp, int fd, __u32 first, __u32 n, size_t vsz, void *buf)
+{
+	size_t one = ((vsz + 7) & ~(size_t)7) * (size_t)dp->nr_cpus;
+	__u32 *keys, prev = first ? first - 1 : 0, done = 0;
+	bool started = first > 0;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	keys = calloc(n, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	/* the kernel's generic batch walks get_next_key: in_batch is the
+	 * key before the first one returned, out_batch the last one */
+	while (done < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = n - done, out = 0;
+
+		rc = bpf_map_lookup_batch(fd, started ? &prev : NULL, &out, keys + done,
+					  (char *)buf + done * one, &count, &opts);
+		if (rc && rc != -ENOENT)
+			break;
+		if (!count) {
+			rc = rc == -ENOENT ? 0 : -EIO;  /* past the end: nothing more */
+			break;
+		}
+		done += count;
+		prev = out;
+		started = true;
+		if (rc == -ENOENT) {
+			rc = 0;
+			break;
+		}
+		rc = 0;
+	}
+	if (!rc && done < n)
+		memset((char *)buf + done * one, 0, (n - done) * one);
+	free(keys);
+	return rc;
+}
+
 /* Backend ids in use, for the next-hop resolver. */
 const struct sl_backend *sl_dp_backend(const struct sl_dp *dp, __u32 id)
 {

@@ -50,6 +50,17 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 /* Backend id for an address, 0 if none. */
 __u32 sl_dp_backend_id(const struct sl_dp *dp, const struct sl_l4addr *a);
 
+/* Service id of a VIP (from the mirror, no syscall), or -ENOENT. */
+int sl_dp_service_id(const struct sl_dp *dp, const struct sl_l4addr *vip);
+
+/*
+ * Read entries first..first+n-1 of the per-CPU array map fd with batch
+ * lookups (a few syscalls, not one per key). buf receives n values of
+ * nr_cpus x vsz rounded up to 8 bytes each, in key order (entry k, CPU c
+ * at buf + (k * nr_cpus + c) * round8(vsz)). 0 or negative errno.
+ */
+int sl_dp_read_percpu(const struct sl_dp *dp, int fd, __u32 first, __u32 n, size_t vsz, void *buf);
+
 /* The mirror's view of backend id (NULL: unused). */
 const struct sl_backend *sl_dp_backend(const struct sl_dp *dp, __u32 id);
 

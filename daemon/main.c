@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "ctl.h"
 #include "resil.h"
+#include "metrics.h"
 #include "log.h"
 
 #define SL_TICK_MS        1000
@@ -38,6 +39,7 @@ struct daemon {
 	struct sl_nh *nh;
 	struct sl_ctl *ctl;
 	struct sl_resil *resil;
+	struct sl_metrics *metrics;
 	int epfd, sigfd, tfd;
 	unsigned long ticks;
 };
@@ -78,6 +80,9 @@ static int apply(struct daemon *d, struct sl_config *cfg)
 	return 0;
 }
 
+static int metrics_open(struct daemon *d, const struct sl_config *cfg);
+static int add_fd(int epfd, int fd);
+
 /* cause: "sighup" or "reload" (the command), for the events; why (may be
  * NULL): the reason of a failure, for `sluice reload`. */
 static int reload(struct daemon *d, const char *cause, char *why, size_t whylen)
@@ -106,6 +111,8 @@ static int reload(struct daemon *d, const char *cause, char *why, size_t whylen)
 	sl_log(LOG_INFO, "config applied: %u services from %s (parsed in %.3f ms) in %.3f ms",
 	       cfg->nr_services, d->config_path, (t1 - t0) / 1000.0, (sl_monotonic_us() - t0) / 1000.0);
 	sl_ctl_applied(d->ctl, d->cfg, cfg, cause);
+	if (strcmp(d->cfg->metrics_listen, cfg->metrics_listen))
+		metrics_open(d, cfg);   /* a failure is logged: metrics off until a reload */
 	sl_config_free(d->cfg);
 	d->cfg = cfg;
 	sl_notify_ready("running: %u services, config reloaded", cfg->nr_services);
@@ -138,6 +145,42 @@ static int ctl_replace(void *ctx, struct sl_config *cfg, char *err, size_t len)
 	sl_ctl_applied(d->ctl, d->cfg, cfg, "runtime");
 	sl_config_free(d->cfg);
 	d->cfg = cfg;
+	return 0;
+}
+
+/* /metrics: the same views as the control server's. */
+static const struct sl_metrics_src metrics_src = {
+	.version = "0.1", .config = ctl_config, .dp = ctl_dp, .resil = ctl_resil,
+	.health_info = NULL,    /* needs the resilience module's health checks (decisions.md) */
+};
+
+/* (Re)open the metrics server at cfg's metrics_listen, closing any other. */
+static int metrics_open(struct daemon *d, const struct sl_config *cfg)
+{
+	struct sl_metrics_src src = metrics_src;
+	char err[256];
+
+	if (d->metrics) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, sl_metrics_fd(d->metrics), NULL);
+		sl_metrics_close(d->metrics);
+		d->metrics = NULL;
+	}
+	if (!cfg->metrics_addr.family) {
+		sl_log(LOG_INFO, "metrics: off (metrics_listen)");
+		return 0;
+	}
+	src.ctx = d;
+	if (sl_metrics_open(&d->metrics, &cfg->metrics_addr, &src, err, sizeof(err))) {
+		sl_log(LOG_ERR, "%s", err);
+		return -1;
+	}
+	if (add_fd(d->epfd, sl_metrics_fd(d->metrics))) {
+		sl_log(LOG_ERR, "event loop setup: %s", strerror(errno));
+		sl_metrics_close(d->metrics);
+		d->metrics = NULL;
+		return -1;
+	}
+	sl_log(LOG_INFO, "metrics: http://%s/metrics", sl_metrics_addr(d->metrics));
 	return 0;
 }
 
@@ -225,6 +268,8 @@ static int loop(struct daemon *d)
 				sl_ctl_event(d->ctl);
 			} else if (d->resil && fd == sl_resil_fd(d->resil)) {
 				sl_resil_dispatch(d->resil);
+			} else if (d->metrics && fd == sl_metrics_fd(d->metrics)) {
+				sl_metrics_dispatch(d->metrics);
 			}
 		}
 	}
@@ -331,6 +376,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	sl_resil_config(d.resil, d.cfg);
+	if (metrics_open(&d, d.cfg))
+		goto out;
 	if (sl_ctl_open(&d.ctl, d.run_dir, &ctl_ops, &d, err, sizeof(err))) {
 		sl_log(LOG_ERR, "%s", err);
 		goto out;
@@ -345,6 +392,7 @@ int main(int argc, char **argv)
 	rc = loop(&d);
 	sl_notify_stopping();
 out:
+	sl_metrics_close(d.metrics);
 	sl_ctl_close(d.ctl);
 	sl_resil_close(d.resil);
 	sl_nh_close(d.nh);

@@ -995,6 +995,57 @@ static void test_control_group(void **state)
 	sl_config_free(d);
 }
 
+static void test_metrics_listen(void **state)
+{
+	struct sl_config *d = load_ok("interfaces = ( \"eth0\" );\n");
+	struct sl_config *c4 = load_ok("interfaces = ( \"eth0\" );\nmetrics_listen = \"198.18.0.1:9100\";\n");
+	struct sl_config *c6 = load_ok("interfaces = ( \"eth0\" );\nmetrics_listen = \"[2001:2::1]:80\";\n");
+	struct sl_config *off = load_ok("interfaces = ( \"eth0\" );\nmetrics_listen = \"off\";\n");
+	struct sl_config *empty = load_ok("interfaces = ( \"eth0\" );\nmetrics_listen = \"\";\n");
+	struct sl_config *same = load_ok("interfaces = ( \"eth0\" );\nmetrics_listen = \"127.0.0.1:9469\";\n");
+	struct sl_l4addr a;
+	static const char *const bad[] = {
+		"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:80x",
+		"127.0.0.1:-1", "2001:2::1:80", "[2001:2::1]80", "[2001:2::1]", "[127.0.0.1]:80",
+		"localhost:80", ":80", "[]:80", "127.0.0.1: 80", "300.1.1.1:80",
+	};
+
+	/* the default: 127.0.0.1:9469 */
+	assert_string_equal(d->metrics_listen, "127.0.0.1:9469");
+	assert_int_equal(d->metrics_addr.family, SL_AF_INET);
+	assert_int_equal(d->metrics_addr.addr[0], ip4("127.0.0.1"));
+	assert_int_equal(ntohs(d->metrics_addr.port), 9469);
+	assert_int_equal(d->metrics_addr.proto, IPPROTO_TCP);
+	assert_true(d->hash == same->hash);     /* the default written out changes nothing */
+	assert_int_equal(c4->metrics_addr.addr[0], ip4("198.18.0.1"));
+	assert_int_equal(ntohs(c4->metrics_addr.port), 9100);
+	assert_true(c4->hash != d->hash);
+	assert_int_equal(c6->metrics_addr.family, SL_AF_INET6);
+	assert_int_equal(ntohs(c6->metrics_addr.port), 80);
+	assert_string_equal(c6->metrics_listen, "[2001:2::1]:80");
+	assert_int_equal(off->metrics_listen[0], 0);
+	assert_int_equal(off->metrics_addr.family, 0);
+	assert_int_equal(empty->metrics_addr.family, 0);
+	assert_true(off->hash == empty->hash && off->hash != d->hash);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+
+		if (!sl_listen_parse(bad[i], &a))
+			fail_msg("\"%s\" parsed", bad[i]);
+		snprintf(text, sizeof(text), "interfaces = ( \"eth0\" );\n\nmetrics_listen = \"%s\";\n", bad[i]);
+		expect_err(text, 3, "metrics_listen: \"");
+	}
+	expect_err("interfaces = ( \"eth0\" );\nmetrics_listen = 9469;\n", 2, "expected a string");
+	expect_err("interfaces = ( \"eth0\" );\nmetrics_listen = \"0123456789012345678901234567890123456789"
+		   "012345678901234567890123456789:80\";\n", 2, "metrics_listen");
+	sl_config_free(d);
+	sl_config_free(c4);
+	sl_config_free(c6);
+	sl_config_free(off);
+	sl_config_free(empty);
+	sl_config_free(same);
+}
+
 /* ---- resilience: checks, breakers, panic, drain, timers ---------------------- */
 
 static const char resil[] =
@@ -1745,6 +1796,7 @@ int main(void)
 		cmocka_unit_test(test_err_buffer),
 		cmocka_unit_test(test_validate_in_memory),
 		cmocka_unit_test(test_control_group),
+		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_resil_full),
 		cmocka_unit_test(test_resil_defaults),
 		cmocka_unit_test(test_resil_bounds),
