@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "ctl.h"
 #include "resil.h"
+#include "health.h"
 #include "metrics.h"
 #include "log.h"
 
@@ -148,10 +149,17 @@ static int ctl_replace(void *ctx, struct sl_config *cfg, char *err, size_t len)
 	return 0;
 }
 
+static int metrics_health_info(void *ctx, __u32 bk_id, struct sl_health_info *out)
+{
+	struct daemon *d = ctx;
+
+	return d->resil ? sl_health_info(sl_resil_health(d->resil), bk_id, out) : -ENOENT;
+}
+
 /* /metrics: the same views as the control server's. */
 static const struct sl_metrics_src metrics_src = {
 	.version = "0.1", .config = ctl_config, .dp = ctl_dp, .resil = ctl_resil,
-	.health_info = NULL,    /* needs the resilience module's health checks (decisions.md) */
+	.health_info = metrics_health_info,
 };
 
 /* (Re)open the metrics server at cfg's metrics_listen, closing any other. */

@@ -965,6 +965,11 @@ int sl_resil_set_mode(struct sl_resil *r, __u32 bk_id, enum sl_brk_mode m, char 
 	return 0;
 }
 
+struct sl_health *sl_resil_health(struct sl_resil *r)
+{
+	return r->health;
+}
+
 int sl_resil_backend(struct sl_resil *r, __u32 bk_id, struct sl_resil_bk *o)
 {
 	struct sl_health_info hi;

@@ -81,6 +81,9 @@ void sl_resil_config(struct sl_resil *r, const struct sl_config *cfg);
  * 0, -ENOENT (no such backend id) or -EINVAL; err says why. */
 int  sl_resil_set_mode(struct sl_resil *r, __u32 bk_id, enum sl_brk_mode m, char *err, size_t errlen);
 
+/* The health checks' module (for sl_health_info()). */
+struct sl_health *sl_resil_health(struct sl_resil *r);
+
 /* 0 or -ENOENT. */
 int  sl_resil_backend(struct sl_resil *r, __u32 bk_id, struct sl_resil_bk *out);
 

@@ -179,6 +179,15 @@ done
 [ -n "$ok" ] || lab_fail "b2's health_state{state=\"down\"} did not become 1"
 [ "$(val "$S" "sluice_backend_health_state$(bk 2 'state="up"')")" = 0 ] || lab_fail "b2 down and up"
 [ "$(val "$S" "sluice_backend_health_state$(bk 1 'state="up"')")" = 1 ] || lab_fail "b1 not up"
+# the checks' own families: b2's failed checks are counted, b1's passed ones,
+# and the results add up to the duration histogram's count
+f2=$(val "$S" "sluice_backend_checks_total$(bk 2 'result="failed"')") || lab_fail "no failed checks series for b2"
+((f2 >= 2)) || lab_fail "b2: $f2 failed checks counted, its health is down (fall 2)"
+o1=$(val "$S" "sluice_backend_checks_total$(bk 1 'result="ok"')") || lab_fail "no ok checks series for b1"
+((o1 >= 2)) || lab_fail "b1: $o1 ok checks counted, its health is up (rise 2)"
+c1=$(val "$S" "sluice_backend_check_duration_seconds_count$(bk 1)") || lab_fail "no check duration count for b1"
+n1=$(($(val "$S" "sluice_backend_checks_total$(bk 1 'result="ok"')") + $(val "$S" "sluice_backend_checks_total$(bk 1 'result="failed"')") + $(val "$S" "sluice_backend_checks_total$(bk 1 'result="timeout"')")))
+((c1 == n1)) || lab_fail "b1: check duration count $c1, results $n1"
 echo "  b2: open (trips $t0 -> $t1), health down; the others closed"
 promtool check metrics <"$S" >"$LAB_DIR/promtool.out" 2>&1 ||
 	{ cat "$LAB_DIR/promtool.out"; lab_fail "promtool check metrics after the trip"; }
