@@ -21,6 +21,7 @@ BPFTOOL ?= bpftool
 DEPS := clang llvm gcc make pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libmnl-dev libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev \
 	iproute2 ethtool nginx-light curl libsystemd-dev jq libclang-rt-14-dev nftables \
+	iptables libnetfilter-queue-dev \
 	libcurl4-openssl-dev libmicrohttpd-dev prometheus
 
 CFLAGS  ?= -O2 -g
@@ -96,6 +97,9 @@ $(B)/tests/unit/%: tests/unit/%.c $(CORE_LIB)
 $(B)/tests/bpf/%: tests/bpf/%.c $(BPF_TEST_LIB) $(wildcard tests/bpf/*.h) $(SKELS) $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/bpf -o $@ $< $(BPF_TEST_LIB) $(CORE_LIB) $(PKG_LIBS) -lcmocka
+
+# the lab's NFQUEUE delayer
+$(B)/tests/e2e/sldelay: PKG_LIBS += -lnetfilter_queue
 
 $(B)/tests/e2e/%: tests/e2e/%.c $(CORE_LIB)
 	@mkdir -p $(@D)

@@ -380,6 +380,25 @@ EOF
 	fi
 }
 
+# lab_slow I MS | lab_slow I off: hold backend I's SYN-ACKs for MS ms in
+# its namespace (an NFQUEUE rule and build/tests/e2e/sldelay; the lab has
+# no netem), or stop doing so.
+lab_slow() {
+	local i=$1 out=$LAB_DIR/sldelay.$1 pidf=$LAB_DIR/sldelay.$1.pid
+	if [ "$2" = off ]; then
+		lab_exec "b$i" iptables -D OUTPUT -p tcp --sport "$LAB_PORT" --tcp-flags SYN,ACK SYN,ACK \
+			-j NFQUEUE --queue-num 0 2>/dev/null
+		[ -s "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null && lab_wait_pid "$(cat "$pidf")" 50
+		rm -f "$pidf"
+		return 0
+	fi
+	lab_bg "$out" "b$i" "$LAB_TOOLS/sldelay" 0 "$2"
+	echo "$LAB_LAST_PID" >"$pidf"
+	lab_wait_lines "$out" '^sldelay: queue' 1 50 || { lab_log "sldelay did not start: $(cat "$out")"; return 1; }
+	lab_exec "b$i" iptables -A OUTPUT -p tcp --sport "$LAB_PORT" --tcp-flags SYN,ACK SYN,ACK \
+		-j NFQUEUE --queue-num 0
+}
+
 # lab_gate I: the breaker gate backend I's (IPv4) slot shows in slstat.
 lab_gate() {
 	"$LAB_TOOLS/slstat" "$LAB_PIN_ROOT" | awk -v a="${LAB_BK4[$1]}:$LAB_PORT" \
