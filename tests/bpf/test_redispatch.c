@@ -3,18 +3,25 @@
  * Redispatch (DESIGN.md, "Redispatch"; docs/decisions.md): a PENDING flow
  * whose backend refuses (RST) or stays silent past connect_timeout moves
  * to another backend, the client's SYN rebuilt from its entry; late answers
- * from the backend it left; slow handshakes.
+ * from the backend it left; slow handshakes; the daemon's injected SYN.
  * The daemon's side (sl_svc.redispatch_max, slow_call_ms, breaker states)
  * is written into its maps directly, as the daemon would.
  */
 #include <errno.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sluice/syn.h>
 
 #include "fixture.h"
 #include "sluice.skel.h"
@@ -883,6 +890,133 @@ static void slow_v6(void **state)       { slow_call(6, 5, 20000000ull, 1); }
 static void slow_off(void **state)      { slow_call(4, 0, 20000000ull, 0); }
 static void slow_not_slow(void **state) { slow_call(4, 3600000, 20000000ull, 0); }
 
+/* ---- the daemon's SYN ------------------------------------------------------------ */
+
+/* The frame sl_syn_client_frame (include/sluice/syn.h, what
+ * sl_dp_inject_syn sends) builds from an entry is, byte for byte, the SYN
+ * that made it. */
+static void injected_frame(int af, int nvlan, const uint8_t *opt, size_t optlen)
+{
+	static struct pkt p;
+	uint8_t f[SL_SYN_FRAME_MAX];
+	__u32 c[SL_PROBES + 1];
+	uint16_t port = 37000;
+	struct sl_flow_key k;
+	struct sl_conn e;
+	struct spec s;
+	struct res r;
+	size_t n;
+
+	client_syn(&s, af, nvlan, &port, 1, c);
+	s.tcpopt = opt;
+	s.tcpoptlen = optlen;
+	if (!opt)
+		s.tcp_flags = TH_SYN;
+	fx_send(&s, fx.if_c, &r);
+	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	k = key_of(&s);
+	e = conn_of(&s);
+	memset(f, 0xee, sizeof(f));
+	n = sl_syn_client_frame(f, &k, &e);
+	spec_build(&s, &p);
+	assert_int_equal(n, p.len);
+	assert_memory_equal(f, p.b, p.len);
+}
+
+static void inject_frame_v4(void **state)       { injected_frame(4, 0, TCPOPT, sizeof(TCPOPT)); }
+static void inject_frame_v4_vlan(void **state)  { injected_frame(4, 1, TCPOPT40, sizeof(TCPOPT40)); }
+static void inject_frame_v4_bare(void **state)  { injected_frame(4, 0, NULL, 0); }
+static void inject_frame_v6(void **state)       { injected_frame(6, 0, TCPOPT40, sizeof(TCPOPT40)); }
+static void inject_frame_v6_vlan(void **state)  { injected_frame(6, 1, TCPOPT, sizeof(TCPOPT)); }
+
+/*
+ * The daemon claims a timeout and injects the client's SYN (live frame on
+ * the SYN's ingress interface): the program itself redispatches the flow,
+ * and the new backend gets the SYN. The backend's next hop is pointed at
+ * sl-b0 for this test, so the frame can be caught on its peer sl-b1.
+ */
+static void inject_redispatches(int af)
+{
+	__u32 svc = svc_id_of(af), c[SL_PROBES + 1];
+	uint16_t port = 38000;
+	static uint8_t buf[2048];
+	static struct pkt exp;
+	struct sl_bk_stats a0, a1;
+	struct sl_flow_key k;
+	struct sl_conn e;
+	struct spec s, want;
+	struct res r;
+	uint8_t mac[6];
+	char addr[64];
+	uint16_t bport;
+	int sk, got = 0, tries;
+	__u32 if_b1 = if_nametoindex("sl-b1");
+
+	assert_int_not_equal(if_b1, 0);
+	assert_int_equal(system("ethtool -K sl-b1 gro on >/dev/null 2>&1"), 0);
+	svc_set(af, 2, 200, 0);
+	client_syn(&s, af, 0, &port, 2, c);
+	fx_send(&s, fx.if_c, &r);
+	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	fx_nh_mac(c[1], mac);
+	assert_int_equal(sl_dp_set_nexthop(fx.dp, c[1], fx.if_b, mac, FX_MAC_GW_B), 0);
+
+	sk = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	assert_true(sk >= 0);
+	{
+		struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+					   .sll_ifindex = (int)if_b1 };
+
+		assert_int_equal(bind(sk, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	}
+
+	/* the daemon's scan: past the timeout, claimed by deleting the listing */
+	age(&s, 1);
+	k = key_of(&s);
+	assert_int_equal(bpf_map_delete_elem(bpf_map__fd(fx.dp->skel->maps.sl_pending), &k), 0);
+	e = conn_of(&s);
+	a0 = fx_bk_stats(c[0]);
+	assert_int_equal(sl_dp_inject_syn(fx.dp, &k, &e), 0);
+	a1 = fx_bk_stats(c[0]);
+	e = conn_of(&s);
+	assert_int_equal(e.bk_id, c[1]);
+	assert_int_equal(e.redispatches, 1);
+	assert_int_equal(a1.redispatch_timeout - a0.redispatch_timeout, 1);
+	assert_int_equal(a1.conn_timeout - a0.conn_timeout, 0);       /* the daemon's claim */
+	assert_live(c[0], 0, 0);
+	assert_live(c[1], 1, 1);
+	assert_svc_active(svc, 1);
+
+	/* the SYN reached the new backend's link: the client's own SYN,
+	 * DNAT'd, TTL down one, the next hop's MACs */
+	fx_bk_addr(c[1], addr, sizeof(addr), &bport);
+	want = s;
+	want.dmac = mac;
+	want.smac = FX_MAC_GW_B;
+	want.dst = addr;
+	want.dport = bport;
+	want.ttl = (uint8_t)(s.ttl - 1);
+	spec_build(&want, &exp);
+	for (tries = 0; tries < 100 && !got; tries++) {
+		struct pollfd pfd = { .fd = sk, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		n = recv(sk, buf, sizeof(buf), 0);
+		if (n == (ssize_t)exp.len && !memcmp(buf, exp.b, exp.len))
+			got = 1;
+	}
+	close(sk);
+	if (!got)
+		fail_msg("the redispatched SYN never reached sl-b1");
+	fx_nh_mac(c[1], mac);
+	assert_int_equal(sl_dp_set_nexthop(fx.dp, c[1], fx.if_lo, mac, FX_MAC_NH_SRC), 0);
+}
+
+static void inject_v4(void **state) { inject_redispatches(4); }
+static void inject_v6(void **state) { inject_redispatches(6); }
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -910,6 +1044,13 @@ int main(void)
 		cmocka_unit_test_setup(slow_v6, per_test),
 		cmocka_unit_test_setup(slow_off, per_test),
 		cmocka_unit_test_setup(slow_not_slow, per_test),
+		cmocka_unit_test_setup(inject_frame_v4, per_test),
+		cmocka_unit_test_setup(inject_frame_v4_vlan, per_test),
+		cmocka_unit_test_setup(inject_frame_v4_bare, per_test),
+		cmocka_unit_test_setup(inject_frame_v6, per_test),
+		cmocka_unit_test_setup(inject_frame_v6_vlan, per_test),
+		cmocka_unit_test_setup(inject_v4, per_test),
+		cmocka_unit_test_setup(inject_v6, per_test),
 	};
 
 	fx_require_privileges();
