@@ -756,11 +756,11 @@ static __always_inline int reverse(struct xdp_md *ctx, struct pkt *p, void *end,
 		return XDP_DROP;
 	rev_key(&sc->fkey, p, rev);
 	c = bpf_map_lookup_elem(&sl_conn, &sc->fkey);
-	if (c && c->bk_id != rev->bk_id && p->k.proto == IPPROTO_TCP && c->redispatches &&
-	    tried_has(c, rev->bk_id))
-		/* a backend the flow left answers late */
-		return sl_late(ctx, rev->bk_id, pkt_off(ctx, p->l3), pkt_off(ctx, p->l4), p->k.family);
 	if (!c || c->bk_id != rev->bk_id) {
+		/* a backend the flow left (redispatch) answers late */
+		if (c && p->k.proto == IPPROTO_TCP && c->redispatches && tried_has(c, rev->bk_id))
+			return sl_late(ctx, rev->bk_id, pkt_off(ctx, p->l3), pkt_off(ctx, p->l4),
+				       p->k.family);
 		/* no flow: unless it is for the gateway itself (a reply to
 		 * sluiced's health check), ours and unknown */
 		if (fib(ctx, p, p->k.src, p->k.dst, &sc->fib) == BPF_FIB_LKUP_RET_NOT_FWDED)
@@ -775,17 +775,18 @@ static __always_inline int reverse(struct xdp_md *ctx, struct pkt *p, void *end,
 		if ((c->flags & SL_CONN_F_RESET) || (bk && (bk->flags & SL_BK_F_RESET)))
 			return sl_trip(ctx, c, &sc->fkey, pkt_off(ctx, p->l3), pkt_off(ctx, p->l4));
 		if (c->state != SL_CONN_CLOSING) {
-			if ((f & SL_TCP_RST) && c->state == SL_CONN_PENDING) {
+			if (f & SL_TCP_RST) {
 				/* a refused connect: the client's SYN goes to
 				 * another backend when the service allows */
-				struct sl_svc *svc = bpf_map_lookup_elem(&sl_svc, &rev->vip);
+				if (c->state == SL_CONN_PENDING) {
+					struct sl_svc *svc = bpf_map_lookup_elem(&sl_svc, &rev->vip);
 
-				if (svc && svc->redispatch_max && sl_move(c, &sc->fkey, svc, SL_MOVE_REFUSED))
-					return sl_syn_send(ctx, c, &sc->fkey);
-			}
-			if (f & SL_TCP_RST)
+					if (svc && svc->redispatch_max &&
+					    sl_move(c, &sc->fkey, svc, SL_MOVE_REFUSED))
+						return sl_syn_send(ctx, c, &sc->fkey);
+				}
 				sl_conn_ev(c, &sc->fkey, SL_CE_BK_RST);
-			else if ((f & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK))
+			} else if ((f & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK))
 				sl_conn_ev(c, &sc->fkey, SL_CE_SYNACK);
 			else if (f & SL_TCP_FIN)
 				sl_conn_ev(c, &sc->fkey, SL_CE_CLOSE);
