@@ -39,6 +39,17 @@ union sl_sw {
 	__u32 sw;
 };
 
+/* The entry's first 64 bits: bk_id and `sw` (struct sl_conn's bsw). */
+union sl_bsw {
+	struct {
+		__u32 bk_id;
+		__u16 svc_id;
+		__u8  state;
+		__u8  flags;
+	};
+	__u64 v;
+};
+
 /* Push an event on the ring; a full ring loses it. Built in per-CPU
  * scratch: the stack is short. */
 static __always_inline void ev_push(__u32 kind, __u32 bk_id, __u32 svc_id, __u32 value)
@@ -57,6 +68,22 @@ static __always_inline void ev_push(__u32 kind, __u32 bk_id, __u32 svc_id, __u32
 	ev->value = value;
 	ev->pad2 = 0;
 	bpf_ringbuf_output(&sl_events, ev, sizeof(*ev), 0);
+}
+
+/* The service of flow k (its VIP), looked up with a key in scratch. */
+static __always_inline struct sl_svc *flow_svc(const struct sl_flow_key *k)
+{
+	struct sl_scratch *sc = scratch();
+	struct sl_l4addr *key;
+
+	if (!sc)
+		return NULL;
+	key = &sc->skey;
+	__builtin_memcpy(key->addr, k->dst, 16);
+	key->port = k->dport;
+	key->proto = k->proto;
+	key->family = k->family;
+	return bpf_map_lookup_elem(&sl_svc, key);
 }
 
 /* floor(log2(us)) clamped to the histogram: bucket i holds [2^i, 2^(i+1)) us. */
@@ -145,11 +172,22 @@ __attribute__((noinline)) int sl_conn_ev(struct sl_conn *c, struct sl_flow_key *
 		return 1;
 
 	if (ev == SL_CE_SYNACK) {
+		struct sl_svc *svc;
+		__u32 us32;
+
 		us = (bpf_ktime_get_ns() - c->syn_ns) / 1000;
+		us32 = us > 0xffffffffull ? 0xffffffffu : (__u32)us;
 		bs->handshakes++;
 		bs->hs_hist[hs_bucket(us)]++;
 		if (o.flags & SL_CONN_F_TRIAL)
-			ev_push(SL_EV_TRIAL_OK, bk_id, svc_id, us > 0xffffffffull ? 0xffffffffu : (__u32)us);
+			ev_push(SL_EV_TRIAL_OK, bk_id, svc_id, us32);
+		/* a slow call: the handshake took longer than the service's
+		 * slow_call_ms (once per flow, on the SYN-ACK) */
+		svc = flow_svc(k);
+		if (svc && svc->slow_call_ms && us > (__u64)svc->slow_call_ms * 1000) {
+			bs->slow_calls++;
+			ev_push(SL_EV_SLOW, bk_id, svc_id, us32);
+		}
 	} else if (ev == SL_CE_BK_RST) {
 		if (o.state == SL_CONN_PENDING) {
 			bs->conn_refused++;
@@ -165,8 +203,9 @@ __attribute__((noinline)) int sl_conn_ev(struct sl_conn *c, struct sl_flow_key *
 /*
  * A client's SYN retransmitted on a PENDING flow older than the service's
  * connect_timeout_ms claims the connect timeout, once: by deleting the
- * flow's pending entry, as the daemon's scan does. The flow itself goes on
- * to its backend.
+ * flow's pending entry, as the daemon's scan does. Returns 1 when the flow
+ * is past its timeout (claimed here or not: the age decides whether the
+ * flow is redispatched, the claim only who counts the timeout), else 0.
  */
 __attribute__((noinline)) int sl_syn_retx(struct sl_conn *c, struct sl_flow_key *k, __u32 timeout_ms)
 {
@@ -178,7 +217,7 @@ __attribute__((noinline)) int sl_syn_retx(struct sl_conn *c, struct sl_flow_key 
 	if (bpf_ktime_get_ns() - c->syn_ns <= (__u64)timeout_ms * 1000000ull)
 		return 0;
 	if (bpf_map_delete_elem(&sl_pending, k))
-		return 0;               /* the daemon (or another CPU) claimed it */
+		return 1;               /* the daemon (or another CPU) claimed it */
 	bk_id = c->bk_id;
 	bs = bpf_map_lookup_elem(&sl_bk_stats, &bk_id);
 	if (bs)

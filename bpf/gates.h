@@ -20,6 +20,22 @@
 #define SL_ADMIT_TRIAL   (1u << 16)
 #define SL_ADMIT_ID(r)   ((__u32)(r) & 0xffff)
 
+/* sl_admit's flags */
+#define SL_ADMIT_F_SYN   1          /* a SYN: the backend's max_pending too */
+#define SL_ADMIT_F_MOVE  2          /* a redispatch: the flow keeps the service unit it
+                                       holds, so the service's max_conns is not met again */
+
+/* 1 when id is one of the (up to four, 16 bits each) ids in skip, else 0;
+ * branchless: a branch per id would multiply the states the verifier walks
+ * through the probe loop. z(x) = (x - 1) >> 63 is 1 only for x == 0. */
+static __always_inline __u64 skip_has(__u64 skip, __u32 id)
+{
+	__u64 x0 = (skip & 0xffff) ^ id, x1 = ((skip >> 16) & 0xffff) ^ id;
+	__u64 x2 = ((skip >> 32) & 0xffff) ^ id, x3 = (skip >> 48) ^ id;
+
+	return ((x0 - 1) >> 63) | ((x1 - 1) >> 63) | ((x2 - 1) >> 63) | ((x3 - 1) >> 63);
+}
+
 /* One candidate: 0 admitted, 1 admitted on a trial token, else the reason
  * it refuses (every reason is > 1), with nothing kept. */
 static __always_inline int gate(__u32 bk_id, __u32 svc_id, __u32 syn)
@@ -82,10 +98,15 @@ refuse:
  * candidate's (the flow's own backend: why it could not go where it
  * belongs); with no candidate at all, no_backend.
  *
+ * flags: SL_ADMIT_F_SYN, SL_ADMIT_F_MOVE (no service unit taken or met).
+ * skip: up to four backend ids (16 bits each) that are not candidates (a
+ * redispatch skips the backends the flow tried); they take no probe.
+ *
  * A global function: the verifier checks it once. Returns what
  * SL_ADMIT_ID / SL_ADMIT_TRIAL take apart, or minus a reason.
  */
-__attribute__((noinline)) int sl_admit(__u32 svc_id, __u32 h, __u32 max_conns, __u32 syn)
+__attribute__((noinline)) int sl_admit(__u32 svc_id, __u32 h, __u32 max_conns, __u32 flags,
+				       __u64 skip)
 {
 	__u32 M, step, slot, n = 0, i, zero = 0, t0 = 0, t1 = 0, t2 = 0, first = 0;
 	struct sl_svc_live *sl;
@@ -97,10 +118,12 @@ __attribute__((noinline)) int sl_admit(__u32 svc_id, __u32 h, __u32 max_conns, _
 	sl = bpf_map_lookup_elem(&sl_svc_live, &svc_id);
 	if (!sl)
 		return -SL_R_NO_BACKEND;
-	old = __sync_fetch_and_add(&sl->active, 1);
-	if (max_conns && old >= (__s32)max_conns) {
-		__sync_fetch_and_add(&sl->active, -1);
-		return -SL_R_BULKHEAD_SERVICE;
+	if (!(flags & SL_ADMIT_F_MOVE)) {
+		old = __sync_fetch_and_add(&sl->active, 1);
+		if (max_conns && old >= (__s32)max_conns) {
+			__sync_fetch_and_add(&sl->active, -1);
+			return -SL_R_BULKHEAD_SERVICE;
+		}
 	}
 
 	tbl = bpf_map_lookup_elem(&sl_maglev, &svc_id);
@@ -120,8 +143,9 @@ __attribute__((noinline)) int sl_admit(__u32 svc_id, __u32 h, __u32 max_conns, _
 		if (!idp)
 			goto refused;
 		id = *idp;
-		if (!(n > 0 && id == t0) && !(n > 1 && id == t1) && !(n > 2 && id == t2)) {
-			g = gate(id, svc_id, syn);
+		if (!(n > 0 && id == t0) && !(n > 1 && id == t1) && !(n > 2 && id == t2) &&
+		    !skip_has(skip, id)) {
+			g = gate(id, svc_id, flags & SL_ADMIT_F_SYN);
 			if (g <= 1)
 				return (int)((id & 0xffff) | (g ? SL_ADMIT_TRIAL : 0));
 			if (!first)
@@ -140,7 +164,8 @@ __attribute__((noinline)) int sl_admit(__u32 svc_id, __u32 h, __u32 max_conns, _
 		slot = (__u32)(((__u64)slot + step) % M);
 	}
 refused:
-	__sync_fetch_and_add(&sl->active, -1);
+	if (!(flags & SL_ADMIT_F_MOVE))
+		__sync_fetch_and_add(&sl->active, -1);
 	return -(int)(first ? first : SL_R_NO_BACKEND);
 }
 

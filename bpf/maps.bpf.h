@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include "sluice/maps.h"
 #include "sluice/reasons.h"
+#include "sluice/syn.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -144,7 +145,9 @@ struct sl_scratch {
 	struct sl_l4addr akey;
 	struct sl_event ev;         /* built here, copied into sl_events */
 	struct sl_pend pend;
+	struct sl_l4addr skey;      /* a flow's service (slow calls, redispatch) */
 	__u32 pend_skip;            /* SYNs left unlisted after sl_pending was full */
+	__u8  syn[SL_SYN_FRAME_MAX]; /* a rebuilt SYN (redispatch), copied into the frame */
 };
 
 struct {

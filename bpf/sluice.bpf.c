@@ -30,6 +30,7 @@
 #include "rst.h"
 #include "gates.h"
 #include "conn.h"
+#include "redispatch.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -675,14 +676,18 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p, void *
 		c = bpf_map_lookup_elem(&sl_conn, &p->k);
 		if (c) {
 			if (flow_alive(c, svc_id)) {
-				if (c->state == SL_CONN_PENDING)
-					sl_syn_retx(c, &p->k, svc->connect_timeout_ms);
+				/* past connect_timeout: the timeout is claimed, and
+				 * this SYN goes to another backend (redispatch) */
+				if (c->state == SL_CONN_PENDING &&
+				    sl_syn_retx(c, &p->k, svc->connect_timeout_ms))
+					sl_move(c, &p->k, svc, SL_MOVE_TIMEOUT);
 				return forward_flow(ctx, p, end, c);
 			}
 			sl_conn_ev(c, &p->k, SL_CE_CLOSE);
 		}
 	}
-	r = sl_admit(svc_id, sl_hash_flow(&p->k, SL_SEED_FLOW), svc->max_conns, syn);
+	r = sl_admit(svc_id, sl_hash_flow(&p->k, SL_SEED_FLOW), svc->max_conns,
+		     syn ? SL_ADMIT_F_SYN : 0, 0);
 	if (r <= 0)
 		return refuse(ctx, p, svc, (__u32)-r);
 	bk_id = SL_ADMIT_ID(r);
@@ -702,6 +707,8 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p, void *
 		fl |= syn ? SL_CONN_F_PEND : SL_CONN_F_RECOVER;
 		if (syn) {
 			nc->syn_ns = bpf_ktime_get_ns();
+			/* what rebuilds this SYN (redispatch) */
+			sl_syn_keep(ctx, nc, pkt_off(ctx, p->l3), pkt_off(ctx, p->l4), p->k.family);
 			/* listed before the entry exists, so no SYN-ACK can
 			 * end the pending state before it is listed */
 			pend = sl_pend_add(&p->k, bk_id, svc_id, svc->connect_timeout_ms, nc->syn_ns);
@@ -750,6 +757,10 @@ static __always_inline int reverse(struct xdp_md *ctx, struct pkt *p, void *end,
 	rev_key(&sc->fkey, p, rev);
 	c = bpf_map_lookup_elem(&sl_conn, &sc->fkey);
 	if (!c || c->bk_id != rev->bk_id) {
+		/* a backend the flow left (redispatch) answers late */
+		if (c && p->k.proto == IPPROTO_TCP && c->redispatches && tried_has(c, rev->bk_id))
+			return sl_late(ctx, rev->bk_id, pkt_off(ctx, p->l3), pkt_off(ctx, p->l4),
+				       p->k.family);
 		/* no flow: unless it is for the gateway itself (a reply to
 		 * sluiced's health check), ours and unknown */
 		if (fib(ctx, p, p->k.src, p->k.dst, &sc->fib) == BPF_FIB_LKUP_RET_NOT_FWDED)
@@ -764,9 +775,18 @@ static __always_inline int reverse(struct xdp_md *ctx, struct pkt *p, void *end,
 		if ((c->flags & SL_CONN_F_RESET) || (bk && (bk->flags & SL_BK_F_RESET)))
 			return sl_trip(ctx, c, &sc->fkey, pkt_off(ctx, p->l3), pkt_off(ctx, p->l4));
 		if (c->state != SL_CONN_CLOSING) {
-			if (f & SL_TCP_RST)
+			if (f & SL_TCP_RST) {
+				/* a refused connect: the client's SYN goes to
+				 * another backend when the service allows */
+				if (c->state == SL_CONN_PENDING) {
+					struct sl_svc *svc = bpf_map_lookup_elem(&sl_svc, &rev->vip);
+
+					if (svc && svc->redispatch_max &&
+					    sl_move(c, &sc->fkey, svc, SL_MOVE_REFUSED))
+						return sl_syn_send(ctx, c, &sc->fkey);
+				}
 				sl_conn_ev(c, &sc->fkey, SL_CE_BK_RST);
-			else if ((f & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK))
+			} else if ((f & (SL_TCP_SYN | SL_TCP_ACK)) == (SL_TCP_SYN | SL_TCP_ACK))
 				sl_conn_ev(c, &sc->fkey, SL_CE_SYNACK);
 			else if (f & SL_TCP_FIN)
 				sl_conn_ev(c, &sc->fkey, SL_CE_CLOSE);

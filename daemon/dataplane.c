@@ -1340,3 +1340,40 @@ int sl_dp_teardown(const struct sl_config *cfg, const char *pin_root, char *err,
 		sl_log(LOG_WARNING, "cannot remove %s: %s", pin_root, strerror(errno));
 	return 0;
 }
+
+/* ---- redispatch: the client's SYN, injected ------------------------------- */
+
+#include <netinet/in.h>
+#include <sluice/syn.h>
+
+/*
+ * Run the client's SYN of flow k, rebuilt from its entry c exactly as the
+ * client sent it (include/sluice/syn.h, sl_syn_client_frame), through the
+ * XDP program as a live frame arriving on the SYN's ingress interface: a
+ * SYN for a PENDING flow past its connect_timeout is redispatched by the
+ * program itself (see dataplane.h).
+ */
+int sl_dp_inject_syn(struct sl_dp *dp, const struct sl_flow_key *k, const struct sl_conn *c)
+{
+	__u8 frame[SL_SYN_FRAME_MAX];
+	struct xdp_md ctx;
+	__u32 len;
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+
+	if (!dp || !k || !c || k->proto != IPPROTO_TCP || !c->syn_ifindex ||
+	    (k->family != SL_AF_INET && k->family != SL_AF_INET6))
+		return -EINVAL;
+	len = sl_syn_client_frame(frame, k, c);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.data_end = len;
+	ctx.ingress_ifindex = c->syn_ifindex;
+	o.data_in = frame;
+	o.data_size_in = len;
+	o.ctx_in = &ctx;
+	o.ctx_size_in = sizeof(ctx);
+	o.repeat = 1;
+	o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+	if (bpf_prog_test_run_opts(sl_dp_prog_fd(dp), &o))
+		return errno ? -errno : -EIO;
+	return 0;
+}

@@ -108,4 +108,21 @@ int sl_dp_teardown(const struct sl_config *cfg, const char *pin_root, char *err,
 /* Mount bpffs at the parent of pin_root's /sys/fs/bpf when missing. */
 int sl_dp_ensure_bpffs(const char *pin_root, char *err, size_t errlen);
 
+/*
+ * Redispatch without waiting for the client: run the client's SYN of flow
+ * k (connection entry c, as read from sl_conn) through the XDP program,
+ * rebuilt exactly as the client sent it (its MACs, VLAN tag, addresses,
+ * TTL, ISN, window, options; sl_syn_client_frame in <sluice/syn.h>), as a
+ * live frame (BPF_F_TEST_XDP_LIVE_FRAMES, repeat 1) arriving on the
+ * interface the SYN came in by (c->syn_ifindex). The program treats it as
+ * the client's retransmission: for a PENDING flow older than the service's
+ * connect_timeout_ms it moves the flow to another backend (within
+ * redispatch_max) and sends the SYN there; otherwise the SYN goes to the
+ * flow's backend again. Call it after claiming the timeout (deleting the
+ * sl_pending entry), for an entry that is PENDING with redispatches below
+ * the service's redispatch_max. 0, or -errno (-EINVAL: not a TCP flow
+ * entry made by a SYN).
+ */
+int sl_dp_inject_syn(struct sl_dp *dp, const struct sl_flow_key *k, const struct sl_conn *c);
+
 #endif

@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define SL_LAYOUT_VERSION 2
+#define SL_LAYOUT_VERSION 3
 
 #define SL_MAX_SERVICES   4096
 #define SL_MAX_BACKENDS   65536     /* ids 1..65535; 0 means "none" */
@@ -82,10 +82,13 @@ struct sl_svc {
 	__u8  reject;               /* enum sl_reject */
 	__u8  on_trip;              /* enum sl_on_trip */
 	__u8  max_ejection_pct;
-	__u8  redispatch_max;
+	__u8  redispatch_max;       /* times a PENDING flow may move to another backend
+	                               (refused or silent backend); 0: never */
 	__u8  panic;
 	__u8  flags;
-	__u32 reserved[4];
+	__u32 slow_call_ms;         /* a handshake (SYN to SYN-ACK) longer than this is a
+	                               slow call: counted and pushed (SL_EV_SLOW); 0: off */
+	__u32 reserved[3];
 };
 
 enum sl_bk_flags {
@@ -169,7 +172,11 @@ enum sl_conn_state {
  * exactly once: by the packet path on SYN-ACK (PEND), on FIN/RST or a
  * reset (both), or by the daemon's reaper when it removes an entry that
  * still holds units. Units lost with entries the LRU evicts are given back
- * by the reconciler.
+ * by the reconciler. A redispatch moves a PENDING flow's units from one
+ * backend to another by one 64-bit compare-and-swap of `bsw` (bk_id and
+ * sw together, flags unchanged): the new backend's units were taken by the
+ * gates before, the old one's are given back by whoever's swap moved it;
+ * whoever clears a flag later gives back units of the bk_id it swapped.
  */
 enum sl_conn_flags {
 	SL_CONN_F_REV_NH   = 1 << 0,  /* rev_* next hop is valid */
@@ -181,33 +188,56 @@ enum sl_conn_flags {
 	SL_CONN_F_TRIAL    = 1 << 5,  /* admitted with a HALF_OPEN trial token */
 };
 
-/* Connection table value: one entry per flow, both directions. */
+/* Connection table value: one entry per flow, both directions. 128 bytes.
+ * bk_id and sw form one 64-bit word (bsw): a redispatch moves a PENDING
+ * flow to another backend with one compare-and-swap of both, so the units
+ * a flag holds always belong to the backend in the same word. */
 struct sl_conn {
-	__u32 bk_id;
 	union {
 		struct {
-			__u16 svc_id;
-			__u8  state;        /* enum sl_conn_state */
-			__u8  flags;        /* enum sl_conn_flags */
+			__u32 bk_id;
+			union {
+				struct {
+					__u16 svc_id;
+					__u8  state;        /* enum sl_conn_state */
+					__u8  flags;        /* enum sl_conn_flags */
+				};
+				__u32 sw;           /* the three above, for compare-and-swap */
+			};
 		};
-		__u32 sw;               /* the three above, for compare-and-swap */
+		__u64 bsw;                  /* bk_id and sw, for moving a flow */
 	};
-	__u64 syn_ns;               /* bpf_ktime_get_ns() at admission */
+	__u64 syn_ns;               /* bpf_ktime_get_ns() at admission (at the last
+	                               redispatch: the SYN the backend has now) */
 	__u64 seen_ns;              /* last seen, written only when > 1 s stale */
 	/* next hop back to the client, found once per flow */
 	__u32 rev_ifindex;
 	__u8  rev_dmac[6];
 	__u8  rev_smac[6];
-	/* what rebuilds the client's SYN (redispatch) */
-	__u32 isn;
-	__u16 win;
+	/* What rebuilds the client's SYN exactly (redispatch, and the daemon's
+	 * sl_dp_inject_syn): written at admission of a SYN, never changed.
+	 * Values as on the wire (network byte order) unless said otherwise. */
+	__be32 isn;                 /* sequence number */
+	__be16 win;                 /* window */
 	__u8  tos;                  /* IPv4 TOS / IPv6 traffic class */
-	__u8  ttl;                  /* IPv4 TTL / IPv6 hop limit */
-	__be32 flowlabel;
-	__u8  opt_len;
-	__u8  redispatches;
+	__u8  ttl;                  /* IPv4 TTL / IPv6 hop limit, as the client sent it */
+	__be32 flowlabel;           /* IPv6: the header's first word masked to the label */
+	__u8  opt_len;              /* bytes of TCP options in opts (0..40) */
+	__u8  redispatches;         /* times the flow moved to another backend */
 	__u16 rev_gen;              /* low bits of sl_meta.nh_gen when rev_* was found */
-	__u8  opts[SL_TCP_OPT_MAX];
+	__u8  opts[SL_TCP_OPT_MAX]; /* the SYN's TCP options, raw; zero after opt_len */
+	__u32 syn_ifindex;          /* interface the SYN came in by */
+	__u8  syn_dmac[6];          /* the SYN's Ethernet destination (the gateway) */
+	__u8  syn_smac[6];          /*           and source (the client or its router) */
+	__be16 syn_vlan_proto;      /* the SYN's 802.1Q/802.1ad tag: its TPID, 0 untagged */
+	__be16 syn_vlan_tci;        /*                               and its TCI */
+	__be16 syn_ip_id;           /* IPv4 identification */
+	__be16 syn_frag_off;        /* IPv4 flags (DF) */
+	__be16 syn_tcp_fl;          /* TCP header bytes 12-13: data offset, reserved/AE,
+	                               flags (SYN, and ECE|CWR for an ECN-setup SYN) */
+	__u16 tried[3];             /* backends the flow left, latest first (0: none):
+	                               skipped by a redispatch; their late answers are
+	                               recognised (redispatch_late) */
 };
 
 /* Per-CPU counters. */
@@ -232,6 +262,13 @@ struct sl_bk_stats {
 	__u64 pend_released;        /* units of pending given back by the packet path */
 	__u64 handshakes;           /* SYN-ACKs that established a flow (passive success) */
 	__u64 trip_resets;          /* packets turned into RSTs (SL_BK_F_RESET) */
+	__u64 redispatch_refused;   /* PENDING flows moved elsewhere after this backend
+	                               refused (RST); each is also a conn_refused */
+	__u64 redispatch_timeout;   /* PENDING flows moved elsewhere after connect_timeout
+	                               on this backend (client or injected SYN) */
+	__u64 redispatch_late;      /* answers from this backend to a flow that had left it:
+	                               an RST dropped, anything else answered by an RST */
+	__u64 slow_calls;           /* handshakes longer than the service's slow_call_ms */
 	__u32 hs_hist[SL_HS_BUCKETS]; /* handshake time, SYN to SYN-ACK; u32 per CPU,
 	                                 the daemon accumulates differences */
 };
@@ -257,6 +294,7 @@ enum sl_event_kind {
 	SL_EV_ICMP,                 /* ICMP unreachable from or about the backend */
 	SL_EV_RESET,                /* RST from the backend after establishment */
 	SL_EV_TRIAL_OK,             /* a HALF_OPEN trial flow's handshake completed */
+	SL_EV_SLOW,                 /* a handshake longer than the service's slow_call_ms */
 };
 
 struct sl_event {
@@ -265,7 +303,7 @@ struct sl_event {
 	__u16 svc_id;
 	__u8  kind;                 /* enum sl_event_kind */
 	__u8  pad;
-	__u32 value;                /* TRIAL_OK: handshake time in us; else 0 */
+	__u32 value;                /* TRIAL_OK, SLOW: handshake time in us; else 0 */
 	__u32 pad2;
 };
 

@@ -39,7 +39,8 @@
 	X(PENDING_FULL,   DROP, "pending_full",   "new flow refused: every candidate backend is at max_pending") \
 	X(BULKHEAD_SERVICE, DROP, "bulkhead_service", "new flow refused: the service is at max_conns") \
 	X(TRIP_RESET,     DROP, "trip_reset",     "packet of a flow whose backend tripped or drained out: answered with an RST") \
-	X(TO_GATEWAY,     PASS, "to_gateway",     "from a backend to an address of the gateway itself (its health checks): given to the kernel")
+	X(TO_GATEWAY,     PASS, "to_gateway",     "from a backend to an address of the gateway itself (its health checks): given to the kernel") \
+	X(REDISPATCH_LATE, DROP, "redispatch_late", "answer from a backend a pending flow has left (redispatch): an RST is dropped, anything else answered with an RST")
 
 #define SL_R_ENUM(e, v, n, d) SL_R_##e,
 enum sl_reason { SL_REASONS(SL_R_ENUM) SL_R_MAX };

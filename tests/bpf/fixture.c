@@ -589,6 +589,10 @@ struct sl_bk_stats fx_bk_stats(__u32 bk_id)
 		sum.pend_released += v[c].pend_released;
 		sum.handshakes += v[c].handshakes;
 		sum.trip_resets += v[c].trip_resets;
+		sum.redispatch_refused += v[c].redispatch_refused;
+		sum.redispatch_timeout += v[c].redispatch_timeout;
+		sum.redispatch_late += v[c].redispatch_late;
+		sum.slow_calls += v[c].slow_calls;
 		for (i = 0; i < SL_HS_BUCKETS; i++)
 			sum.hs_hist[i] += v[c].hs_hist[i];
 	}

@@ -808,6 +808,25 @@ static void every_reason_has_a_packet(void **state)
 		fx_send(&s, fx.if_b, &r);
 		SEEN(SL_R_TO_GATEWAY, XDP_PASS);
 	}
+	{
+		/* a backend a pending flow left (its RST redispatched the
+		 * flow) answers again: an RST is dropped */
+		struct sl_svc sv = fx_svc_get(FX_VIP4, 80, P_TCP), sv_saved = sv;
+		struct spec fwd;
+
+		sv.redispatch_max = 1;
+		fx_svc_put(FX_VIP4, 80, P_TCP, &sv);
+		fx_spec_fwd(&fwd, 4, P_TCP, 42110, 80);
+		id = fx_open_flow(&fwd, "web");
+		fx_spec_rev(&s, &fwd, id);
+		s.tcp_flags = TH_RST | TH_ACK;
+		fx_send(&s, fx.if_b, &r);
+		assert_verdict(r.ret, XDP_REDIRECT);    /* the SYN, to another backend */
+		fx_send(&s, fx.if_b, &r);
+		SEEN(SL_R_REDISPATCH_LATE, XDP_DROP);
+		fx_svc_put(FX_VIP4, 80, P_TCP, &sv_saved);
+		fx_flush_conns();
+	}
 #undef SEEN
 	for (i = 0; i < SL_R_MAX; i++)
 		if (!seen[i])
