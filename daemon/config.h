@@ -32,7 +32,7 @@
 #define SL_DEFAULT_IDLE_TIMEOUT_UDP   30
 #define SL_DEFAULT_MAX_EJECTION_PCT   50
 #define SL_DEFAULT_REDISPATCH_MAX     2       /* connect attempts moved to another backend */
-#define SL_REDISPATCH_MAX             8
+#define SL_REDISPATCH_MAX             3       /* a flow remembers the last 3 backends it left */
 #define SL_DEFAULT_TICK_MS            100     /* passive signals read, breakers ticked */
 #define SL_DEFAULT_RECONCILE_MS       1000    /* reaper: idle expiry and counter reconciliation */
 #define SL_DEFAULT_PENDING_SCAN_MS    10      /* reaper: pending map scanned for connect timeouts */

@@ -916,6 +916,8 @@ int sl_dp_apply(struct sl_dp *dp, const struct sl_config *cfg, char *err, size_t
 		v.on_trip = cs->on_trip;
 		v.max_ejection_pct = cs->max_ejection_pct;
 		v.panic = cs->panic;
+		v.redispatch_max = cs->redispatch_max;
+		v.slow_call_ms = cs->breaker.slow_call_ms;
 		if (!st->svc_used[id] || memcmp(&st->svc[id], &v, sizeof(v))) {
 			if (!st->svc_used[id]) {
 				struct sl_svc_live live = { 0 };

@@ -178,7 +178,7 @@ struct mbk {
 	unsigned svc;                   /* index of its service */
 	__u32 id;                       /* 0: not in the data path (yet) */
 	__u64 packets, bytes, new_flows;
-	__u64 refused, timeouts, icmp, resets, reconciled, trips, redispatches;
+	__u64 refused, timeouts, icmp, resets, reconciled, trips, redispatches, late, slow;
 	__s32 active, pending;
 	__u8 has_rb, state, health, check_type, panic;
 	__u8 has_hi;
@@ -384,15 +384,15 @@ int sl_metrics_render(const struct sl_metrics_src *src, char **out, size_t *outl
 			m->timeouts = BK(conn_timeout);
 			m->icmp = BK(icmp_unreach);
 			m->resets = BK(resets);
+			m->redispatches = BK(redispatch_refused) + BK(redispatch_timeout);
+			m->late = BK(redispatch_late);
+			m->slow = BK(slow_calls);
 #undef BK
 		}
 		if (dp->bk_live) {
 			m->active = __atomic_load_n(&dp->bk_live[m->id].active, __ATOMIC_RELAXED);
 			m->pending = __atomic_load_n(&dp->bk_live[m->id].pending, __ATOMIC_RELAXED);
 		}
-		/* redispatches: the data path does not count them yet (always 0
-		 * until sl_bk_stats has the field; read it here then) */
-		m->redispatches = 0;
 		if (rs && !sl_resil_backend(rs, m->id, &rb)) {
 			m->has_rb = 1;
 			m->state = rb.state;
@@ -576,8 +576,13 @@ int sl_metrics_render(const struct sl_metrics_src *src, char **out, size_t *outl
 		  "Connection-count units the reconciler gave back or took for the backend (evicted flows).",
 		  m->has_rb, m->reconciled);
 	BK_FAMILY("sluice_backend_redispatches_total", "counter",
-		  "Flows whose SYN was sent again to another backend after this one failed "
-		  "(not counted by the data path yet: 0).", 1, m->redispatches);
+		  "Pending flows moved from this backend to another one, their SYN sent again "
+		  "(the backend refused, or stayed silent past connect_timeout).", 1, m->redispatches);
+	BK_FAMILY("sluice_backend_redispatch_late_total", "counter",
+		  "Late answers from this backend to flows that had moved: dropped, or answered with an RST.",
+		  1, m->late);
+	BK_FAMILY("sluice_backend_slow_calls_total", "counter",
+		  "Handshakes longer than the service's slow_call_ms.", 1, m->slow);
 
 	family(&b, "sluice_packets_by_reason_total", "counter",
 	       "Packets the data path did not forward itself, by reason; verdict: dropped or passed to the kernel.");

@@ -35,6 +35,7 @@ struct rsvc {
 	__u8 on_trip, panic, max_ej, proto;
 	__u8 in_panic;              /* 0, or 1 + enum sl_brk_panic */
 	__u32 drain_timeout_ms, connect_timeout_ms, idle_timeout_s;
+	__u8 redispatch_max;
 	__u32 *bks;                 /* member backend ids */
 	unsigned n, cap;
 };
@@ -48,6 +49,7 @@ struct rbk {
 	__u64 since_ns;
 	__u64 drain_until_ns;       /* DRAINING with drain_timeout: when the rest is reset; 0: never */
 	__u64 hs_fed;               /* handshakes already fed as successes */
+	__u64 calls_fed, slow_fed;  /* handshakes and slow calls fed to the slow-call rule */
 	__u64 timeouts_scan;        /* connect timeouts the pending scan claimed */
 	__u64 hs_hist[SL_HS_BUCKETS];
 	__u32 *hist_prev;           /* per CPU x SL_HS_BUCKETS, last values read */
@@ -68,6 +70,7 @@ struct sl_resil {
 	struct rbk *bk[SL_MAX_BACKENDS];
 	struct rsvc svc[SL_MAX_SERVICES];
 	__u32 max_id;               /* highest backend id seen in the mirror */
+	__u64 inject_failed;        /* rebuilt SYNs the program could not be run on */
 	/* per-CPU stats read in batches */
 	void *stats_buf;
 	__u32 *stats_keys;
@@ -302,6 +305,30 @@ static void feed_successes(struct sl_resil *r, struct rbk *b, __u64 now)
 		changed(r, b, sl_brk_success(&b->brk, now, SL_BRK_SIG_FLOW, &t), &t);
 }
 
+/* The slow-call rule: handshakes since the last feed, fast and slow. */
+static void feed_calls(struct sl_resil *r, struct rbk *b, __u64 now)
+{
+	struct sl_brk_trans t;
+	__u64 calls = b->sum.handshakes, slow = b->sum.slow_calls, dc, ds;
+
+	if (calls < b->calls_fed || slow < b->slow_fed) {     /* counters were reset */
+		b->calls_fed = calls;
+		b->slow_fed = slow;
+		return;
+	}
+	dc = calls - b->calls_fed;
+	ds = slow - b->slow_fed;
+	b->calls_fed = calls;
+	b->slow_fed = slow;
+	if (ds > dc)
+		ds = dc;
+	if (dc > SUCCESS_FEED_MAX) {
+		ds = ds * SUCCESS_FEED_MAX / dc;
+		dc = SUCCESS_FEED_MAX;
+	}
+	changed(r, b, sl_brk_calls(&b->brk, now, (__u32)(dc - ds), (__u32)ds, &t), &t);
+}
+
 /* One backend's stats now (before a failure is fed, so the successes that
  * came before it count first). */
 static void sync_one(struct sl_resil *r, struct rbk *b, __u64 now)
@@ -349,6 +376,12 @@ static int on_event(void *ctx, void *data, size_t len)
 	case SL_EV_TIMEOUT: sig = SL_BRK_SIG_TIMEOUT; break;
 	case SL_EV_ICMP:    sig = SL_BRK_SIG_ICMP; break;
 	case SL_EV_RESET:   sig = SL_BRK_SIG_RESET; break;
+	case SL_EV_SLOW:
+		/* the rate is the tick's; a slow trial fails the trials */
+		if (b->brk.state != SL_BRKS_HALF_OPEN)
+			return 0;
+		sig = SL_BRK_SIG_SLOW;
+		break;
 	default: return 0;
 	}
 	sync_one(r, b, now);
@@ -374,6 +407,7 @@ static void tick(struct sl_resil *r)
 		sum_stats(r, id, &b->sum, cpu_stats, i);
 		take_hist(r, b, i);
 		feed_successes(r, b, now);
+		feed_calls(r, b, now);
 	}
 	for (id = 1; id <= r->max_id; id++) {
 		struct rbk *b = r->bk[id];
@@ -470,11 +504,20 @@ static void scan_pending(struct sl_resil *r)
 				continue;
 			if (bpf_map_lookup_elem(cfd, &keys[i], &c) || c.state != SL_CONN_PENDING ||
 			    c.bk_id != vals[i].bk_id || c.syn_ns != vals[i].syn_ns) {
-				bpf_map_delete_elem(fd, &keys[i]);      /* stale: the flow is gone or moved on */
+				/* stale: the flow is gone or has moved on; a move
+				 * rewrote the listing with a later SYN time: keep that */
+				if (bpf_map_lookup_elem(cfd, &keys[i], &c) || c.syn_ns <= vals[i].syn_ns)
+					bpf_map_delete_elem(fd, &keys[i]);
 				continue;
 			}
 			if (bpf_map_delete_elem(fd, &keys[i]))
 				continue;                               /* the data path claimed it */
+			/* the client's SYN, rebuilt, through the program now: it
+			 * moves the flow to another backend without waiting for
+			 * the client's retransmission */
+			if (c.svc_id < SL_MAX_SERVICES && c.redispatches < r->svc[c.svc_id].redispatch_max &&
+			    sl_dp_inject_syn(r->dp, &keys[i], &c))
+				r->inject_failed++;
 			if (vals[i].bk_id >= SL_MAX_BACKENDS || !(b = r->bk[vals[i].bk_id]))
 				continue;
 			b->timeouts_scan++;
@@ -848,6 +891,8 @@ static struct rbk *adopt(struct sl_resil *r, __u32 id, const struct sl_cfg_servi
 
 		sum_stats(r, id, &s, cpu_stats, 0);
 		b->hs_fed = s.handshakes;
+		b->calls_fed = s.handshakes;
+		b->slow_fed = s.slow_calls;
 		b->sum = s;
 		for (cpu = 0; cpu < r->dp->nr_cpus; cpu++)
 			for (k = 0; k < SL_HS_BUCKETS; k++)
@@ -921,6 +966,7 @@ void sl_resil_config(struct sl_resil *r, const struct sl_config *cfg)
 				sv->drain_timeout_ms = cs->drain_timeout_ms;
 				sv->connect_timeout_ms = cs->connect_timeout_ms;
 				sv->idle_timeout_s = cs->idle_timeout_s;
+				sv->redispatch_max = cs->redispatch_max;
 			}
 			svc_add_member(sv, id);
 			if (sl_health_set(r->health, id, &cb->addr, &cb->check, cs->name, b->name))

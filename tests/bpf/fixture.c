@@ -16,10 +16,12 @@
 #include "maglev.h"
 #include "sluice.skel.h"
 
+/* redispatch_max = 0: a refused connect reaches the client, as most tests
+ * expect; test_redispatch sets the bound itself. */
 const char FX_CONFIG[] =
 	"interfaces = ( \"sl-c0\", \"sl-b0\" );\n"
 	"services = (\n"
-	"  { name = \"web\"; vip = \"" FX_VIP4 "\"; port = 80; proto = \"tcp\";\n"
+	"  { name = \"web\"; vip = \"" FX_VIP4 "\"; port = 80; proto = \"tcp\"; redispatch_max = 0;\n"
 	"    backends = (\n"
 	"      { addr = \"198.19.0.11\"; port = 8080; weight = 1; },\n"
 	"      { addr = \"198.19.0.12\"; port = 8080; weight = 1; },\n"
@@ -28,7 +30,7 @@ const char FX_CONFIG[] =
 	"    backends = (\n"
 	"      { addr = \"198.19.0.21\"; port = 5353; weight = 1; },\n"
 	"      { addr = \"198.19.0.22\"; port = 5353; weight = 1; } ); },\n"
-	"  { name = \"web6\"; vip = \"" FX_VIP6 "\"; port = 443; proto = \"tcp\";\n"
+	"  { name = \"web6\"; vip = \"" FX_VIP6 "\"; port = 443; proto = \"tcp\"; redispatch_max = 0;\n"
 	"    backends = (\n"
 	"      { addr = \"2001:2:0:2::11\"; port = 8443; weight = 1; },\n"
 	"      { addr = \"2001:2:0:2::12\"; port = 8443; weight = 1; },\n"

@@ -1342,9 +1342,9 @@ static void test_err_resil_top(void **state)
 	expect_err(SVC("drain_timeout_ms = 86400001;"), 3, "drain_timeout_ms: 86400001 is out of range (0..86400000)");
 	expect_err(SVC("drain_timeout_ms = 4294967297;"), 3, "drain_timeout_ms: 4294967297 is out of range (0..86400000)");
 	expect_err(SVC("drain_timeout_ms = \"30s\";"), 3, "drain_timeout_ms: expected an integer, not a string");
-	expect_err(SVC("redispatch_max = -1;"), 3, "redispatch_max: -1 is out of range (0..8)");
-	expect_err(SVC("redispatch_max = 9;"), 3, "redispatch_max: 9 is out of range (0..8)");
-	expect_err(SVC("redispatch_max = 4294967298;"), 3, "redispatch_max: 4294967298 is out of range (0..8)");
+	expect_err(SVC("redispatch_max = -1;"), 3, "redispatch_max: -1 is out of range (0..3)");
+	expect_err(SVC("redispatch_max = 4;"), 3, "redispatch_max: 4 is out of range (0..3)");
+	expect_err(SVC("redispatch_max = 4294967298;"), 3, "redispatch_max: 4294967298 is out of range (0..3)");
 }
 
 /* Redispatch and slow calls: values, defaults, the hash. */
