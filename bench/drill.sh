@@ -41,6 +41,7 @@ drill() {
 	sleep 1
 	out=$("$LAB_TOOLS/sldrill" "$LAB_PIN_ROOT" "$id" 5000 -- "$@")
 	lab_wait_pid "$rate_pid" 300
+	grep 'sport' "$LAB_DIR/$name.rate" | head -n 5 | sed "s/^/drill.$name: /" >&2
 	det=$(echo "$out" | awk '{ print $2 }')
 	att=$(awk '/^rate:/ { for (i = 1; i < NF; i++) if ($i == "attempted") print $(i + 1) }' "$LAB_DIR/$name.rate")
 	fail=$(awk '/^rate:/ { for (i = 1; i < NF; i++) if ($i == "failed") print $(i + 1) }' "$LAB_DIR/$name.rate")

@@ -108,7 +108,7 @@ refuse:
 __attribute__((noinline)) int sl_admit(__u32 svc_id, __u32 h, __u32 max_conns, __u32 flags,
 				       __u64 skip)
 {
-	__u32 M, step, slot, n = 0, i, zero = 0, t0 = 0, t1 = 0, t2 = 0, first = 0;
+	__u32 M, slot, n = 0, i, zero = 0, t0 = 0, t1 = 0, t2 = 0, first = 0;
 	struct sl_svc_live *sl;
 	__u32 *mp;
 	__s32 old;
@@ -133,11 +133,12 @@ __attribute__((noinline)) int sl_admit(__u32 svc_id, __u32 h, __u32 max_conns, _
 	if (!mp || !*mp)
 		goto refused;
 	M = *mp;
-	step = sl_probe_step(h, M);
-	slot = h % M;
 
-	for (i = 0; i < 2 * (SL_PROBES + 1); i++) {
-		__u32 idx = slot + 1, id;
+	for (i = 0; i < SL_PROBE_SLOTS; i++) {
+		__u32 idx, id;
+
+		slot = sl_probe_slot(h, i, M);
+		idx = slot + 1;
 		__u32 *idp = bpf_map_lookup_elem(tbl, &idx);
 
 		if (!idp)
@@ -161,7 +162,6 @@ __attribute__((noinline)) int sl_admit(__u32 svc_id, __u32 h, __u32 max_conns, _
 		}
 		if (M == 1)
 			goto refused;
-		slot = (__u32)(((__u64)slot + step) % M);
 	}
 refused:
 	if (!(flags & SL_ADMIT_F_MOVE))

@@ -385,13 +385,9 @@ out:
 __u32 sl_maglev_candidate(const __u32 *table, __u32 M,
 			  const struct sl_flow_key *k, unsigned i)
 {
-	__u64 h, h2;
-
 	if (M == 0 || !table)
 		return 0;
 	if (M == 1)
 		return table[0];
-	h = sl_hash_flow(k, SL_SEED_FLOW);
-	h2 = sl_probe_step((__u32)h, M);        /* 1..M-1, as the data path */
-	return table[(h + (__u64)i * h2) % M];
+	return table[sl_probe_slot(sl_hash_flow(k, SL_SEED_FLOW), i, M)];    /* as the data path */
 }

@@ -66,16 +66,10 @@ int sl_maglev_build(const struct sl_maglev_backend *bks, unsigned n, __u32 M,
 
 /*
  * The data path's choice for a flow: candidate i (0 = first) is
- * table[(h + i * h2) % M] with h = sl_hash_flow(k, SL_SEED_FLOW) and
- * h2 = sl_probe_step(h, M) (hash.h: one more mix of h, in 1..M-1, which is
- * what bpf/sluice.bpf.c uses). M == 1: slot 0; M == 0: returns 0 ("none").
- * Candidates 0..M-1 are distinct slots (M prime); the data path also skips
- * backends it has already tried, which this function does not.
- *
- * h + i * h2 is computed in 64 bits (it overflows 32 bits for large i or
- * h2): the BPF side MUST do the same, i.e.
- *     __u64 slot = ((__u64)h + (__u64)i * h2) % M;
- * or step slot = (slot + h2) % M in 64 bits from h % M, which is equal.
+ * table[sl_probe_slot(h, i, M)] with h = sl_hash_flow(k, SL_SEED_FLOW)
+ * (hash.h, the same function bpf/gates.h uses). M == 1: slot 0; M == 0:
+ * returns 0 ("none"). Slots of different probes may repeat; the data path
+ * skips backends it has already tried, which this function does not.
  */
 __u32 sl_maglev_candidate(const __u32 *table, __u32 M,
 			  const struct sl_flow_key *k, unsigned i);

@@ -56,12 +56,19 @@ static inline __u32 sl_hash_flow(const struct sl_flow_key *k, __u32 seed)
 }
 
 /*
- * Step between a flow's Maglev probes: (h + i * step) mod M. Derived from
- * the flow's hash by one more mix instead of a second pass over the key.
+ * Slot of a flow's Maglev probe i: h mod M first, then a fresh mix of the
+ * flow's hash and i for each further probe. Not (h + i * step) mod M: a
+ * Maglev table is filled along each backend's permutation (offset + j *
+ * skip), so a flow whose step equals a backend's skip walks that backend's
+ * own slots and finds it again and again (docs/decisions.md, "Probing").
  */
-static inline __u32 sl_probe_step(__u32 h, __u32 M)
+static inline __u32 sl_probe_slot(__u32 h, __u32 i, __u32 M)
 {
-	return M > 1 ? sl_fmix(h ^ SL_SEED_PROBE, 4) % (M - 1) + 1 : 0;
+	if (!M)
+		return 0;
+	if (!i)
+		return h % M;
+	return sl_fmix(h ^ SL_SEED_PROBE ^ (i * 0x9e3779b9u), 4) % M;
 }
 
 /* A backend's identity for its Maglev permutation: its address, not its id. */

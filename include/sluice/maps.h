@@ -21,6 +21,7 @@
 #define SL_MAGLEV_MAX     65537     /* largest per-service table (prime) */
 #define SL_MAGLEV_FACTOR  100       /* default size: smallest prime >= 100 x backends */
 #define SL_PROBES         3         /* further candidates after the first */
+#define SL_PROBE_SLOTS    16        /* Maglev slots visited at most to find them */
 #define SL_CONN_DEFAULT   1048576   /* connection table entries */
 #define SL_TCP_OPT_MAX    40
 #define SL_IPV6_EXT_MAX   6         /* extension headers walked before giving up */

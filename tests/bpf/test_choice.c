@@ -142,7 +142,7 @@ static __u32 next_distinct(const char *svc, const struct sl_flow_key *k, __u32 s
 {
 	unsigned i;
 
-	for (i = 1; i < 2 * (SL_PROBES + 1); i++) {
+	for (i = 1; i < SL_PROBE_SLOTS; i++) {
 		__u32 id = fx_predict(svc, k, i);
 
 		if (id != skip)

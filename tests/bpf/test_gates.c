@@ -149,7 +149,7 @@ static unsigned cands(const char *svc, const struct spec *s, __u32 out[SL_PROBES
 	unsigned i, j, n = 0;
 
 	fx_flow_key(&k, s->src, s->sport, s->dst, s->dport, s->proto);
-	for (i = 0; i < 2 * (SL_PROBES + 1) && n < SL_PROBES + 1; i++) {
+	for (i = 0; i < SL_PROBE_SLOTS && n < SL_PROBES + 1; i++) {
 		__u32 id = fx_predict(svc, &k, i);
 
 		for (j = 0; j < n && out[j] != id; j++)
