@@ -9,6 +9,11 @@
 #   detect_ms  from the injection to b2's gate leaving CLOSED (build/tests/e2e/sldrill)
 #   failed     client connections that failed (refused, reset or timed out)
 #   attempted  client connections started
+#   redispatched             flows the data path moved off b2 (refused or timed out)
+#   added_connect_ms_p50/p99 connect latency added to the affected connections:
+#       the client logs every connect's duration; the affected ones are taken
+#       to be the `redispatched` slowest, and what each took beyond the
+#       median connect of the run is what the failure added
 set -uo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RATE=${DRILL_RATE:-200}
@@ -36,7 +41,8 @@ drill() {
 	id=$("$LAB_TOOLS/slstat" "$LAB_PIN_ROOT" | awk -v a="${LAB_BK4[2]}:$LAB_PORT" '$1 == "backend" && $3 == a { print $2 }')
 	lab_sports 10000 || lab_fail "lab_sports"
 	lab_bg "$LAB_DIR/$name.rate" c "$LAB_TOOLS/slconn" rate "$LAB_VIP4" "$LAB_PORT" --seconds "$SECS" \
-		--rate "$RATE" --concurrency 1000 --timeout-ms 3000 --sport-base "$LAB_SPORT" --sport-count 10000
+		--rate "$RATE" --concurrency 1000 --timeout-ms 3000 --sport-base "$LAB_SPORT" --sport-count 10000 \
+		--connect-log "$LAB_DIR/$name.connect"
 	local rate_pid=$LAB_LAST_PID
 	sleep 1
 	out=$("$LAB_TOOLS/sldrill" "$LAB_PIN_ROOT" "$id" 5000 -- "$@")
@@ -45,8 +51,20 @@ drill() {
 	det=$(echo "$out" | awk '{ print $2 }')
 	att=$(awk '/^rate:/ { for (i = 1; i < NF; i++) if ($i == "attempted") print $(i + 1) }' "$LAB_DIR/$name.rate")
 	fail=$(awk '/^rate:/ { for (i = 1; i < NF; i++) if ($i == "failed") print $(i + 1) }' "$LAB_DIR/$name.rate")
-	printf '{"bench":"drill.%s","detect_ms":%s,"failed":%s,"attempted":%s,"rate":%s,"connect_timeout_ms":200}\n' \
-		"$name" "${det/-/null}" "${fail:-null}" "${att:-null}" "$RATE" >&3
+	moved=$("$LAB_TOOLS/slstat" "$LAB_PIN_ROOT" | awk '$1 == "backend" { for (i = 4; i < NF; i++) if ($i == "redispatched") n += $(i + 1) } END { print n + 0 }')
+	added=$(awk '{ print $2 }' "$LAB_DIR/$name.connect" | sort -n | awk -v m="$moved" '
+		{ v[NR] = $1 }
+		END {
+			if (!NR) { print "null null"; exit }
+			med = v[int((NR + 1) / 2)]
+			if (m < 1) { print "0 0"; exit }
+			if (m > NR) m = NR
+			# the m slowest: v[NR - m + 1 .. NR]; their p50 and p99, minus the median
+			lo = NR - m + 1
+			p50 = v[lo + int((m - 1) * 0.50)]; p99 = v[lo + int((m - 1) * 0.99)]
+			printf "%.1f %.1f\n", (p50 - med) / 1000, (p99 - med) / 1000 }')
+	printf '{"bench":"drill.%s","detect_ms":%s,"failed":%s,"attempted":%s,"redispatched":%s,"added_connect_ms_p50":%s,"added_connect_ms_p99":%s,"rate":%s,"connect_timeout_ms":200,"target_added_p99_ms":250}\n' \
+		"$name" "${det/-/null}" "${fail:-null}" "${att:-null}" "$moved" "${added% *}" "${added#* }" "$RATE" >&3
 	lab_stop_sluiced >/dev/null
 	lab_detach "$conf" >/dev/null
 }

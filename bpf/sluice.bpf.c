@@ -683,6 +683,13 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p, void *
 					sl_move(c, &p->k, svc, SL_MOVE_TIMEOUT);
 				return forward_flow(ctx, p, end, c);
 			}
+			/* a pending flow whose backend stopped taking flows (it
+			 * tripped, drains, left): past connect_timeout it is
+			 * redispatched like any silent connect, and counted so */
+			if (c->state == SL_CONN_PENDING && !(c->flags & SL_CONN_F_RESET) &&
+			    sl_syn_retx(c, &p->k, svc->connect_timeout_ms) &&
+			    sl_move(c, &p->k, svc, SL_MOVE_TIMEOUT))
+				return forward_flow(ctx, p, end, c);
 			sl_conn_ev(c, &p->k, SL_CE_CLOSE);
 		}
 	}

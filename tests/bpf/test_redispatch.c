@@ -742,6 +742,49 @@ static void timeout_moves(int af, int nvlan, int daemon_claimed)
 	assert_svc_active(svc, 1);
 }
 
+/*
+ * A pending flow whose backend tripped (breaker OPEN, its flows being
+ * reset) while the backend stayed silent: the SYN past connect_timeout
+ * (the daemon's rebuilt one, or the client's) is a timeout redispatch too,
+ * counted as such, not a new flow; within the timeout it would be a new
+ * flow on another backend, as before.
+ */
+static void timeout_on_tripped_backend(void **state)
+{
+	__u32 svc = svc_id_of(4), c[SL_PROBES + 1];
+	uint16_t port = 34500;
+	struct sl_bk_stats a0, a1;
+	struct sl_backend b;
+	struct sl_conn e;
+	struct spec s;
+	struct res r;
+
+	svc_set(4, 2, 200, 0);
+	client_syn(&s, 4, 0, &port, 3, c);
+	fx_send(&s, fx.if_c, &r);
+	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	b = fx_bk_get(c[0]);
+	b.breaker = SL_BRK_OPEN;
+	b.flags |= SL_BK_F_RESET;
+	fx_bk_put(c[0], &b);
+	age(&s, 1);
+	a0 = fx_bk_stats(c[0]);
+	fx_send(&s, fx.if_c, &r);
+	fx_assert_forwarded(&s, &r, c[1], NULL, NULL);
+	a1 = fx_bk_stats(c[0]);
+	e = conn_of(&s);
+	assert_int_equal(e.bk_id, c[1]);
+	assert_int_equal(e.state, SL_CONN_PENDING);
+	assert_int_equal(e.redispatches, 1);
+	assert_int_equal(e.tried[0], c[0]);
+	assert_int_equal(a1.redispatch_timeout - a0.redispatch_timeout, 1);
+	assert_int_equal(a1.conn_timeout - a0.conn_timeout, 1);
+	assert_int_equal(a1.trip_resets - a0.trip_resets, 0);
+	assert_live(c[0], 0, 0);
+	assert_live(c[1], 1, 1);
+	assert_svc_active(svc, 1);
+}
+
 static void timeout_v4(void **state)           { timeout_moves(4, 0, 0); }
 static void timeout_v4_daemon(void **state)    { timeout_moves(4, 0, 1); }
 static void timeout_v6_vlan(void **state)      { timeout_moves(6, 1, 0); }
@@ -1036,6 +1079,7 @@ int main(void)
 		cmocka_unit_test_setup(refused_bound_zero_and_service_full, per_test),
 		cmocka_unit_test_setup(refused_to_half_open, per_test),
 		cmocka_unit_test_setup(timeout_v4, per_test),
+		cmocka_unit_test_setup(timeout_on_tripped_backend, per_test),
 		cmocka_unit_test_setup(timeout_v4_daemon, per_test),
 		cmocka_unit_test_setup(timeout_v6_vlan, per_test),
 		cmocka_unit_test_setup(late_v4, per_test),

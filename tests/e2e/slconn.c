@@ -20,8 +20,11 @@
  *
  *   slconn rate ADDR PORT --seconds S --rate R [--concurrency C]
  *                         [--sport-base P --sport-count N] [--src ADDR]
+ *                         [--connect-log F]
  *       New connections at R per second for S seconds, at most C at once.
- *       Prints "rate: attempted N ok N failed N" and "backend B N" lines.
+ *       Prints "rate: attempted N ok N failed N" and "backend B N" lines;
+ *       with --connect-log, one "SPORT CONNECT_US" line per connection that
+ *       connected (connect() to the handshake's end) into F.
  *       Exit 1 if any failed.
  *
  *   slconn open ADDR PORT --count N --stop-file F [--seconds S] [--src ADDR]
@@ -66,7 +69,7 @@ struct opts {
 	bool have_src;
 	long sport_base, sport, count, seconds, interval_ms, timeout_ms;
 	long rate, concurrency, sport_count, max_fail;
-	const char *stop_file;
+	const char *stop_file, *connect_log;
 	bool verbose;
 };
 
@@ -78,7 +81,7 @@ static void usage(void)
 		"       slconn hold ADDR PORT --seconds S --interval-ms I [--src ADDR] [--sport P]\n"
 		"                   [--stop-file F] [--verbose]\n"
 		"       slconn rate ADDR PORT --seconds S --rate R [--concurrency C]\n"
-		"                   [--sport-base P --sport-count N] [--src ADDR]\n"
+		"                   [--sport-base P --sport-count N] [--src ADDR] [--connect-log F]\n"
 		"       slconn open ADDR PORT --count N --stop-file F [--seconds S] [--src ADDR]\n");
 	exit(2);
 }
@@ -142,6 +145,14 @@ static unsigned get_port(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -191,6 +202,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->interval_ms = parse_long(v, 1, 60000, a);
 		else if (!strcmp(a, "--stop-file"))
 			o->stop_file = v;
+		else if (!strcmp(a, "--connect-log"))
+			o->connect_log = v;
 		else if (!strcmp(a, "--rate"))
 			o->rate = parse_long(v, 1, 1000000, a);
 		else if (!strcmp(a, "--concurrency"))
@@ -538,7 +551,7 @@ struct slot {
 	int fd;
 	int state;              /* 0 free, 1 connecting, 2 reading */
 	unsigned sport;
-	int64_t deadline;
+	int64_t deadline, t0_us;
 	size_t len;
 	char buf[RESP_MAX];
 };
@@ -578,6 +591,7 @@ static int do_rate(const struct opts *o)
 	struct slot *slots;
 	struct epoll_event ev, evs[64];
 	int ep, n, k;
+	FILE *clog = NULL;
 
 	if (!o->seconds || !o->rate)
 		die("rate needs --seconds and --rate");
@@ -587,6 +601,8 @@ static int do_rate(const struct opts *o)
 		die("--sport-base + --sport-count runs past port 65535");
 	slots = calloc(o->concurrency, sizeof(*slots));
 	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (o->connect_log && !(clog = fopen(o->connect_log, "w")))
+		die("%s: %s", o->connect_log, strerror(errno));
 	if (!slots || ep < 0)
 		die("out of memory or epoll: %s", strerror(errno));
 	start = now_ms();
@@ -624,6 +640,7 @@ static int do_rate(const struct opts *o)
 			s->sport = sport;
 			s->len = 0;
 			s->deadline = now + o->timeout_ms;
+			s->t0_us = now_us();
 			ev.events = EPOLLOUT | EPOLLIN;
 			ev.data.ptr = s;
 			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
@@ -639,6 +656,8 @@ static int do_rate(const struct opts *o)
 
 			if (s->state == 1) {
 				err = finish_connect(s->fd);
+				if (err == 0 && clog)
+					fprintf(clog, "%u %lld\n", s->sport, (long long)(now_us() - s->t0_us));
 				if (err == 0) {
 					if (send(s->fd, REQ_CLOSE, strlen(REQ_CLOSE), MSG_NOSIGNAL) !=
 					    (ssize_t)strlen(REQ_CLOSE))
@@ -699,6 +718,8 @@ static int do_rate(const struct opts *o)
 			}
 		}
 	}
+	if (clog)
+		fclose(clog);
 	printf("rate: attempted %ld ok %ld failed %ld\n", attempted, ok, failed);
 	qsort(names, nnames, sizeof(names[0]), tally_cmp);
 	for (k = 0; k < nnames; k++)

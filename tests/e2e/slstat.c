@@ -5,7 +5,8 @@
  *
  *   service ID VIP:PORT packets N bytes N new_flows N    (services with traffic)
  *   backend ID ADDR:PORT packets N bytes N new_flows N refused N timeouts N
- *           resets N handshakes N trip_resets N gate G [reset] [active N pending N] [gone]
+ *           resets N handshakes N trip_resets N redispatched N late N slow_calls N
+ *           gate G [reset] [active N pending N] [gone]
  *   table backend ID counted N pending N entries N        (with --table)
  *   table service ID counted N live N                     (with --table)
  *   reason NAME N                                         (non-zero only)
@@ -172,7 +173,8 @@ static int print_backends(int ncpu)
 		if (id < n_stats)
 			lookup_percpu(st_fd, id, vals);
 		printf("backend %u %s packets %llu bytes %llu new_flows %llu refused %llu timeouts %llu"
-		       " resets %llu handshakes %llu trip_resets %llu gate %s%s", id,
+		       " resets %llu handshakes %llu trip_resets %llu redispatched %llu late %llu slow_calls %llu"
+		       " gate %s%s", id,
 		       fmt_l4addr(&bk.addr, addr, sizeof(addr)),
 		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, packets),
 		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, bytes),
@@ -182,6 +184,10 @@ static int print_backends(int ncpu)
 		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, resets),
 		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, handshakes),
 		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, trip_resets),
+		       (unsigned long long)(SUM_FIELD(vals, struct sl_bk_stats, ncpu, redispatch_refused) +
+					    SUM_FIELD(vals, struct sl_bk_stats, ncpu, redispatch_timeout)),
+		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, redispatch_late),
+		       (unsigned long long)SUM_FIELD(vals, struct sl_bk_stats, ncpu, slow_calls),
 		       bk.breaker < 4 ? gate_names[bk.breaker] : "?",
 		       bk.flags & SL_BK_F_RESET ? " reset" : "");
 		if (live_fd >= 0 && id < n_live && !bpf_map_lookup_elem(live_fd, &id, &live))
