@@ -125,6 +125,16 @@ else
 	skipped+=("promtool (Debian package prometheus)")
 fi
 
+echo "operations guide: every drop reason, with its verdict"
+while read -r name verdict; do
+	grep -qF "| \`$name\` | $verdict |" docs/operations.md || bad "docs/operations.md: no row for reason $name ($verdict)"
+done < <(sed -n 's/^[[:space:]]*X([A-Z0-9_]*, *\(PASS\|DROP\), *"\([a-z0-9_]*\)".*/\2 \1/p' include/sluice/reasons.h |
+	awk '{ print $1, tolower($2) }')
+[ "$(grep -c '^| `[a-z0-9_]*` | \(drop\|pass\) |' docs/operations.md)" = \
+	"$(grep -c '^[[:space:]]*X([A-Z0-9_]*, *\(PASS\|DROP\)' include/sluice/reasons.h)" ] ||
+	bad "docs/operations.md: the reasons table and include/sluice/reasons.h differ in length"
+known_metrics docs/operations.md "docs/operations.md"
+
 ((fail)) && exit 1
 if ((${#skipped[@]})); then
 	printf 'SKIP: %s\n' "${skipped[@]}"
