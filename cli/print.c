@@ -114,6 +114,20 @@ void print_u64(const char *key, const char *fmt, uint64_t v)
 	}
 }
 
+void print_double(const char *key, const char *fmt, double v)
+{
+	char buf[48];
+
+	if (json) {
+		member(key);
+		/* JSON has no NaN or infinity; a rate is finite and >= 0 */
+		printf("%.3f", v == v && v < 1e300 ? v : 0.0);
+	} else if (fmt) {
+		snprintf(buf, sizeof(buf), "%.1f", v);
+		printf(fmt, buf);
+	}
+}
+
 void print_bool(const char *key, const char *fmt, bool v)
 {
 	if (json) {

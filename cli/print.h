@@ -19,6 +19,8 @@ void print_close_array(void);
 /* Text: fmt with the value (a label inside fmt if wanted); JSON: "key": value. */
 void print_string(const char *key, const char *fmt, const char *v);
 void print_u64(const char *key, const char *fmt, uint64_t v);
+/* JSON: a number with 3 decimals; text: fmt with it to 1 decimal. */
+void print_double(const char *key, const char *fmt, double v);
 /* JSON: "key": true/false; text: fmt (no conversion) when given. */
 void print_bool(const char *key, const char *fmt, bool v);
 /* Text only. */

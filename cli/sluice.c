@@ -14,6 +14,7 @@
 
 #include "ipc.h"
 #include "print.h"
+#include "view.h"
 
 #define SLUICE_VERSION "0.1"
 #define DEFAULT_RUN_DIR "/run/sluice"
@@ -480,12 +481,34 @@ static int service_show(int argc, char **argv)
 	return call(service_fields, false);
 }
 
+/* backend list/show: text is the per-service table of view.c (always with
+ * counters; -s adds the passive failure counters); JSON is one object per
+ * backend as ever (counters with -s). */
 static int backend_list(int argc, char **argv)
 {
-	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_BACKEND_GET, NLM_F_DUMP);
+	struct nlmsghdr *nlh;
+	struct snap s = { 0 };
+	int rc;
 
 	if (argc > 1)
 		return usage_err("%s: at most one SERVICE", "backend list");
+	if (!print_json()) {
+		if (argc && strlen(argv[0]) > 31)
+			return usage_err("'%s': too long", argv[0]);
+		rc = snap_services(ipc, &s, argc ? argv[0] : NULL);
+		if (!rc) {
+			nlh = ipc_request(ipc, SL_CMD_BACKEND_GET, NLM_F_DUMP);
+			if (argc)
+				sl_put_str(nlh, IPC_BUFSZ, SL_A_SERVICE, argv[0]);
+			sl_put_uint(nlh, IPC_BUFSZ, SL_A_STATS, 1);
+			rc = snap_backends(ipc, &s);
+		}
+		if (!rc)
+			view_backend_table(&s, false, opt_stats);
+		snap_free(&s);
+		return report(rc);
+	}
+	nlh = ipc_request(ipc, SL_CMD_BACKEND_GET, NLM_F_DUMP);
 	if (argc && !sl_put_str(nlh, IPC_BUFSZ, SL_A_SERVICE, argv[0]))
 		return usage_err("'%s': too long", argv[0]);
 	if (opt_stats)
@@ -497,9 +520,24 @@ static int backend_show(int argc, char **argv)
 {
 	struct nlmsghdr *nlh = ipc_request(ipc, SL_CMD_BACKEND_GET, 0);
 	int rc = backend_args(nlh, argc, argv, false, "backend show");
+	struct snap s = { 0 };
 
 	if (rc)
 		return rc;
+	if (!print_json()) {
+		/* the service's line first, then the backend's request again */
+		rc = snap_services(ipc, &s, argv[0]);
+		if (!rc) {
+			nlh = ipc_request(ipc, SL_CMD_BACKEND_GET, 0);
+			backend_args(nlh, argc, argv, false, "backend show");
+			sl_put_uint(nlh, IPC_BUFSZ, SL_A_STATS, 1);
+			rc = snap_backends(ipc, &s);
+		}
+		if (!rc)
+			view_backend_table(&s, true, opt_stats);
+		snap_free(&s);
+		return report(rc);
+	}
 	if (opt_stats)
 		sl_put_uint(nlh, IPC_BUFSZ, SL_A_STATS, 1);
 	return call(backend_fields, false);
@@ -760,12 +798,49 @@ static int stats_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *
 	return 0;
 }
 
+static struct ipc *reopen_ipc(void)
+{
+	return ipc_open(run_dir);
+}
+
+/* SECONDS: 0.1 to 86400, decimals allowed; into milliseconds */
+static int parse_interval(const char *arg, unsigned *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !(v >= 0.1 && v <= 86400))
+		return -1;
+	*ms = (unsigned)(v * 1000 + 0.5);
+	return 0;
+}
+
+/* stats [-w SECONDS | watch SECONDS] [-c COUNT | count COUNT] */
 static int do_stats(int argc, char **argv)
 {
+	unsigned interval_ms = 0;
+	uint32_t count = 0;
 	int rc;
 
-	if (argc)
-		return usage_err("stats takes no argument ('%s')", argv[0]);
+	for (; argc; argc -= 2, argv += 2) {
+		if (argc < 2)
+			return usage_err("'%s' needs a value", argv[0]);
+		if (!strcmp(argv[0], "-w") || matches(argv[0], "watch")) {
+			if (parse_interval(argv[1], &interval_ms))
+				return usage_err("bad interval '%s' (seconds, 0.1 to 86400)", argv[1]);
+		} else if (!strcmp(argv[0], "-c") || matches(argv[0], "count")) {
+			if (parse_u32(argv[1], 0xffffffffu, &count) || !count)
+				return usage_err("bad count '%s'", argv[1]);
+		} else {
+			return usage_err("stats takes [-w SECONDS] [-c COUNT] ('%s')", argv[0]);
+		}
+	}
+	if (count && !interval_ms)
+		return usage_err("%s: a count needs an interval (-w SECONDS)", "stats");
+	if (interval_ms)
+		return view_watch(&ipc, reopen_ipc, interval_ms, count, opt_json, opt_pretty);
 	ipc_request(ipc, SL_CMD_STATS_GET, 0);
 	rc = ipc_call(ipc, stats_cb, NULL);
 	if (!rc)
@@ -840,7 +915,7 @@ static const struct object objects[] = {
 	{ "service",  service_cmds, NULL, NULL, true },
 	{ "backend",  backend_cmds, NULL, NULL, true },
 	{ "breaker",  breaker_cmds, NULL, NULL, true },
-	{ "stats",    NULL, do_stats, "", true },
+	{ "stats",    NULL, do_stats, "[-w SECONDS [-c COUNT]]   (-w: rates every SECONDS, as ipvsadm --rate)", true },
 	{ "reload",   NULL, do_reload, "", true },
 	{ "monitor",  NULL, do_monitor, "[count N]", true },
 	{ "version",  NULL, do_version, "", true },

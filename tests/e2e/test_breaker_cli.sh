@@ -85,7 +85,7 @@ sl breaker show | grep -q '^SERVICE  *BACKEND  *STATE  *MODE  *GATE  *HEALTH' ||
 	lab_fail "breaker show web text: $(sl breaker show web)"
 sl -j backend show web "$B" | jq -e '.breaker == "closed" and .breaker_mode == "auto"' >/dev/null ||
 	lab_fail "backend show -j has no breaker: $(sl -j backend show web "$B")"
-sl backend list web | grep -q '^    breaker closed mode auto gate closed' || lab_fail "backend list text: $(sl backend list web)"
+sl backend list web | grep -q "^  -> $B:$LAB_PORT  *1 closed " || lab_fail "backend list text: $(sl backend list web)"
 monitor
 
 echo "drain b2: draining; new connections avoid it, its keep-alive connection goes on"
