@@ -86,7 +86,7 @@ det=$("$LAB_TOOLS/sldrill" "$LAB_PIN_ROOT" "$id2" 5000 -- kill "$(cat "$LAB_DIR/
 info "b2's breaker tripped and new flows skip it: ${det} ms after the kill"
 sleep 1
 info "sluice monitor:"
-grep -v monitoring "$LAB_DIR/monitor.out" | sed 's/^/      /'
+grep " web " "$LAB_DIR/monitor.out" | sed 's/^/      /'
 info "sluice stats -w 1 (rates over the last second, b2 gets nothing new):"
 sl stats -w 1 -c 2 2>/dev/null | sed 's/^/      /' || sl -s backend list web | sed 's/^/      /'
 
@@ -98,7 +98,7 @@ info "b2's nginx restarted ($(date +%T.%3N)); after its open time the breaker go
 info "half-open, admits a few trial flows, and closes when they succeed"
 lab_wait_gate 2 closed 150 || die "b2's breaker did not close again"
 info "sluice monitor:"
-tail -n +"$((seen + 1))" "$LAB_DIR/monitor.out" | sed 's/^/      /'
+tail -n +"$((seen + 1))" "$LAB_DIR/monitor.out" | grep " web " | sed 's/^/      /'
 lab_wait_pid "$rate" 300
 kill "$mon" 2>/dev/null
 
@@ -109,8 +109,9 @@ failed=$(awk '/^rate:/ { for (i = 1; i < NF; i++) if ($i == "failed") print $(i 
 info "connections under load: ${att:-?} attempted, ${ok:-?} answered, ${failed:-?} failed"
 info "detection: new flows skipped b2 ${det} ms after its server died"
 info "per backend, as the client saw it: $(awk '/^backend/ { printf "%s %s  ", $2, $3 }' "$LAB_DIR/rate.out")"
-info "(connections that failed were those b2's kernel refused before the trip;"
-info " refused connects are what tripped it)"
+moved=$("$LAB_TOOLS/slstat" "$LAB_PIN_ROOT" | awk '$1 == "backend" { for (i = 4; i < NF; i++) if ($i == "redispatched") n += $(i + 1) } END { print n + 0 }')
+info "connects b2's kernel refused before the trip: ${moved}; each was turned into the"
+info "client's SYN to another backend in the packet path (redispatch), so no client saw it"
 
 say "sluiced can go away: the program and its maps stay"
 lab_stop_sluiced || die "sluiced did not stop cleanly"

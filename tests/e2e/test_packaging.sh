@@ -17,18 +17,10 @@ bad() { echo "FAIL: $*"; fail=1; }
 tmp=$(mktemp -d /tmp/sluice-packaging.XXXXXX) || exit 1
 trap 'rm -rf -- "$tmp"' EXIT
 
-# What sluiced exports (docs/operations.md explains each); histograms add
-# _bucket, _sum and _count.
-metrics="sluice_build_info
-sluice_service_packets_total sluice_service_bytes_total sluice_service_new_flows_total
-sluice_service_active_connections sluice_service_max_connections sluice_service_panic
-sluice_backend_packets_total sluice_backend_bytes_total sluice_backend_new_flows_total
-sluice_backend_active_connections sluice_backend_pending_connections sluice_backend_max_connections
-sluice_backend_max_pending sluice_backend_weight sluice_backend_breaker_state
-sluice_backend_breaker_trips_total sluice_backend_health_state sluice_backend_check_duration_seconds
-sluice_backend_checks_total sluice_backend_handshake_seconds sluice_backend_connect_timeouts_total
-sluice_backend_connects_refused_total sluice_backend_resets_total sluice_backend_icmp_unreachable_total
-sluice_backend_reconciled_total sluice_backend_redispatches_total sluice_packets_by_reason_total"
+# What sluiced exports, read from daemon/metrics.c (docs/operations.md
+# explains each); histograms add _bucket, _sum and _count.
+metrics=$(grep -o '"sluice_[a-z_]*"' daemon/metrics.c | tr -d '"' | sort -u)
+[ "$(wc -w <<<"$metrics")" -ge 25 ] || bad "cannot read the metric names from daemon/metrics.c"
 # known_metrics FILE WHAT: every sluice_* name in FILE is one of them
 known_metrics() {
 	local m
