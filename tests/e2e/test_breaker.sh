@@ -50,8 +50,21 @@ burst 60 || lab_fail "all backends healthy"
 lab_wait_gate 2 closed 1 || lab_fail "b2 not closed at start"
 
 echo "crash: b2's server killed"
+lab_bg "$LAB_DIR/mon" gw "$LAB_BUILD/sluice" -R "$LAB_RUN_DIR" -j monitor
+mon=$LAB_LAST_PID
+lab_wait_lines "$LAB_DIR/mon" 'monitoring' 1 100 || lab_fail "sluice monitor did not start"
 lab_backend_stop 2
 lab_wait_gate 2 open 50 || lab_fail "b2's breaker did not open"
+# the trip as `sluice -j monitor` sees it: one JSON object, with its reason
+for ((k = 0; k < 50; k++)); do
+	grep '^{' "$LAB_DIR/mon" | jq -e --arg a "${LAB_BK4[2]}" 'select(.event == "breaker" and .addr == $a and
+		.from == "closed" and .to == "open" and .cause == "automatic" and (.why | length) > 0 and .enforced)' \
+		>/dev/null 2>&1 && break
+	sleep 0.1
+done
+((k < 50)) || lab_fail "sluice -j monitor saw no trip event: $(cat "$LAB_DIR/mon")"
+echo "  monitor: $(grep '^{' "$LAB_DIR/mon" | jq -c --arg a "${LAB_BK4[2]}" 'select(.event == "breaker" and .addr == $a)' | head -n 1)"
+kill "$mon"
 grep "breaker web $b2: closed -> open" "$LAB_SLUICED_LOG" | tail -n 1 | sed 's/^/  /'
 burst 60 no-b2 || lab_fail "new flows while b2 is open"
 
