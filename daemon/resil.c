@@ -297,7 +297,10 @@ static void feed_successes(struct sl_resil *r, struct rbk *b, __u64 now)
 	}
 	d = b->sum.handshakes - b->hs_fed;
 	b->hs_fed = b->sum.handshakes;
-	if (b->brk.state == SL_BRKS_HALF_OPEN)
+	/* trials report themselves (SL_EV_TRIAL_OK) only while the gate is
+	 * HALF_OPEN; a half-open breaker kept serving (max_ejection_percent,
+	 * panic, metrics_only) counts its flows' handshakes as its trials */
+	if (b->brk.state == SL_BRKS_HALF_OPEN && b->dp == SL_BRK_HALF_OPEN)
 		return;
 	if (d > SUCCESS_FEED_MAX)
 		d = SUCCESS_FEED_MAX;
