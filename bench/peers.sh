@@ -89,7 +89,9 @@ hap_conf() {
 	cat >"$LAB_DIR/haproxy.cfg" <<EOF
 # HAProxy for lab $LAB_PREFIX: as close to sluice's service as it allows
 global
-	maxconn $((MAXCONN * 2))
+	# no global maxconn: HAProxy sizes it from the open-files limit (it
+	# needs 2 descriptors a connection and cannot raise the hard limit
+	# here); the frontend's maxconn is sluice's max_conns
 	pidfile $LAB_DIR/haproxy.pid
 defaults
 	mode tcp
@@ -113,9 +115,7 @@ EOF
 hap_start() {
 	local k
 	lab_exec gw ip addr add "$LAB_VIP4/32" dev lo 2>/dev/null
-	# HAProxy wants 2 descriptors a connection and more than this shell's
-	# hard limit allows: raise it for HAProxy alone (bash execs it: same pid)
-	lab_bg "$LAB_DIR/haproxy.log" gw bash -c 'ulimit -n 65536 && exec haproxy -db -f "$1"' _ "$LAB_DIR/haproxy.cfg"
+	lab_bg "$LAB_DIR/haproxy.log" gw haproxy -db -f "$LAB_DIR/haproxy.cfg"
 	HAP_PID=$LAB_LAST_PID
 	for ((k = 0; k < 100; k++)); do
 		lab_exec gw ss -Hltn "sport = :$LAB_PORT" | grep -q "$LAB_VIP4" && { sleep 0.5; return 0; }
