@@ -27,13 +27,18 @@
 # Live-frame packets/s against the peers is not measured (see xdp.live_pps
 # for sluice alone). Targets are reported, never enforced.
 #
+# The rates run in PEER_ROUNDS rounds, the gateways' order reversed every
+# other round; a gateway's figure is its best round (with that round's
+# latency), every round's rate in <gateway>_rounds.
+#
 # Environment: PEER_SECONDS (wrk duration, 5), PEER_THREADS (2),
-# PEER_CONNS (50), DRILL_RATE (200), DRILL_SECONDS (4).
+# PEER_CONNS (50), PEER_ROUNDS (2), DRILL_RATE (200), DRILL_SECONDS (4).
 set -uo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECS=${PEER_SECONDS:-5}
 THREADS=${PEER_THREADS:-2}
 CONNS=${PEER_CONNS:-50}
+ROUNDS=${PEER_ROUNDS:-2}
 RATE=${DRILL_RATE:-200}
 DSECS=${DRILL_SECONDS:-4}
 MAXCONN=10000
@@ -146,10 +151,11 @@ to_ms() {
 		else print "null" }'
 }
 
-# run_wrk GW KIND [wrk options]: KIND's figures for GW into R_<KIND>_<GW>_*
+# run_wrk GW KIND ROUND [wrk options]: KIND's figures for GW in ROUND into
+# R_<KIND>_<GW>_<ROUND>*
 run_wrk() {
-	local gw=$1 kind=$2 out=$LAB_DIR/wrk.$1.$2 rps p50 p99 err
-	shift 2
+	local gw=$1 kind=$2 r=$3 out=$LAB_DIR/wrk.$1.$2.$3 rps p50 p99 err
+	shift 3
 	timeout $((SECS + 30)) nsenter --net="/run/netns/$LAB_PREFIX-c" -- \
 		wrk -t "$THREADS" -c "$CONNS" -d "${SECS}s" --latency "$@" "http://$LAB_VIP4:$LAB_PORT/" >"$out" 2>&1
 	rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
@@ -158,11 +164,11 @@ run_wrk() {
 	err=$(awk '/Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } /Non-2xx/ { n += $NF } END { print n + 0 }' "$out")
 	[ -n "$p50" ] && p50=$(to_ms "$p50")
 	[ -n "$p99" ] && p99=$(to_ms "$p99")
-	printf -v "R_${kind}_${gw}" %s "${rps:-null}"
-	printf -v "R_${kind}_${gw}_p50" %s "${p50:-null}"
-	printf -v "R_${kind}_${gw}_p99" %s "${p99:-null}"
-	printf -v "R_${kind}_${gw}_err" %s "${err:-0}"
-	log "$gw $kind: ${rps:-?}/s p50 ${p50:-?} ms p99 ${p99:-?} ms socket errors ${err:-0}"
+	printf -v "R_${kind}_${gw}_$r" %s "${rps:-null}"
+	printf -v "R_${kind}_${gw}_${r}_p50" %s "${p50:-null}"
+	printf -v "R_${kind}_${gw}_${r}_p99" %s "${p99:-null}"
+	printf -v "R_${kind}_${gw}_${r}_err" %s "${err:-0}"
+	log "$gw $kind round $r: ${rps:-?}/s p50 ${p50:-?} ms p99 ${p99:-?} ms errors ${err:-0} $(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' \n' ' ')"
 }
 
 # drill GW NAME INJECT_CMD...: fresh gateway, slconn at RATE/s, inject at 1 s
@@ -183,6 +189,7 @@ drill() {
 	printf -v "D_${name}_${gw}" %s "${fail:-null}"
 	printf -v "D_${name}_${gw}_att" %s "${att:-null}"
 	log "$gw drill $name: failed ${fail:-?} of ${att:-?}"
+	grep 'sport' "$out" | head -n 5 | sed "s/^/peers: $gw $name: /" >&2
 	"${gw}_stop"
 }
 
@@ -190,20 +197,44 @@ crash() { kill "$(cat "$LAB_DIR/b2/pid")"; }
 crash_restore() { lab_backend_start 2 || lab_fail "restarting b2"; }
 blackhole() { lab_blackhole 2 on; }
 
-# gateway GW: everything through GW
-gateway() {
-	local gw=$1
-	log "---- $gw"
+# rates GW ROUND: wrk through GW, both kinds, figures for ROUND
+rates() {
+	local gw=$1 r=$2
 	if "${gw}_start"; then
-		run_wrk "$gw" conn -H "Connection: close"
-		run_wrk "$gw" ka
-		"${gw}_stop"
+		run_wrk "$gw" conn "$r" -H "Connection: close"
+		run_wrk "$gw" ka "$r"
 	else
 		log "$gw did not start"
-		"${gw}_stop"
 	fi
+	"${gw}_stop"
 	# let the backends' TIME_WAIT and the last FINs settle
 	sleep 1
+}
+
+# best KIND GW: the round with the highest rate becomes R_KIND_GW*; all
+# rounds' rates in R_KIND_GW_rounds
+best() {
+	local kind=$1 gw=$2 r b='' bv=-1 v all=''
+	for ((r = 1; r <= ROUNDS; r++)); do
+		local -n x=R_${kind}_${gw}_$r
+		v=${x:-null}
+		all+=${all:+,}$v
+		if [ "$v" != null ] && ((v > bv)); then bv=$v b=$r; fi
+		unset -n x
+	done
+	printf -v "R_${kind}_${gw}_rounds" '[%s]' "$all"
+	[ -n "$b" ] || return 0
+	local f
+	for f in "" _p50 _p99 _err; do
+		local -n src=R_${kind}_${gw}_${b}$f
+		printf -v "R_${kind}_${gw}$f" %s "$src"
+		unset -n src
+	done
+}
+
+# drills GW: both drills through GW, b2 restored after each
+drills() {
+	local gw=$1
 	drill "$gw" crash crash
 	crash_restore
 	drill "$gw" blackhole blackhole
@@ -214,7 +245,7 @@ gateway() {
 # every figure starts as null: a gateway that did not start leaves it so
 for g in sluice nft hap; do
 	for k in conn ka; do
-		for f in "" _p50 _p99 _err; do printf -v "R_${k}_${g}${f}" null; done
+		for f in "" _p50 _p99 _err _rounds; do printf -v "R_${k}_${g}${f}" null; done
 	done
 	for k in crash blackhole; do
 		printf -v "D_${k}_${g}" null
@@ -222,7 +253,21 @@ for g in sluice nft hap; do
 	done
 done
 hap_conf
-for g in sluice nft hap; do gateway "$g"; done
+# Rates in ROUNDS rounds, the gateways' order reversed every other round
+# (none always runs first on a fresh lab); each gateway's best round counts.
+for ((r = 1; r <= ROUNDS; r++)); do
+	if ((r % 2)); then order="sluice nft hap"; else order="hap nft sluice"; fi
+	for g in $order; do
+		log "---- $g, rates, round $r"
+		rates "$g" "$r"
+	done
+done
+for g in sluice nft hap; do
+	best conn "$g"
+	best ka "$g"
+	log "---- $g, drills"
+	drills "$g"
+done
 
 # ---- JSON ------------------------------------------------------------------
 # ratio A B: A/B, null when either is missing or B is 0
@@ -243,7 +288,9 @@ rate_line() {
 		"$name" "$unit" "$s" "$n" "$h" "$(ratio "$s" "$n")" "$(ratio "$s" "$h")" >&3
 	printf '"sluice_p50_ms":%s,"sluice_p99_ms":%s,"nft_p50_ms":%s,"nft_p99_ms":%s,"haproxy_p50_ms":%s,"haproxy_p99_ms":%s,' \
 		"$sp50" "$sp99" "$np50" "$np99" "$hp50" "$hp99" >&3
-	printf '"sluice_socket_errors":%s,"nft_socket_errors":%s,"haproxy_socket_errors":%s,"seconds":%s,"threads":%s,"connections":%s%s,"note":"%s"}\n' \
+	local -n sr=R_${kind}_sluice_rounds nr=R_${kind}_nft_rounds hr=R_${kind}_hap_rounds
+	printf '"sluice_rounds":%s,"nft_rounds":%s,"haproxy_rounds":%s,' "$sr" "$nr" "$hr" >&3
+	printf '"sluice_errors":%s,"nft_errors":%s,"haproxy_errors":%s,"seconds":%s,"threads":%s,"connections":%s%s,"note":"%s"}\n' \
 		"$se" "$ne" "$he" "$SECS" "$THREADS" "$CONNS" "$extra" "$NOTE" >&3
 }
 
