@@ -12,13 +12,16 @@
 #                   sluiced on 1,000 services x 10 backends (bench/ctl_bench.sh)
 #   drill.crash, drill.blackhole
 #                   failure detection under 200 new connections/s (bench/drill.sh)
+#   peer.conn_rate, peer.keepalive_rate, peer.drill.crash, peer.drill.blackhole
+#                   sluice against nftables DNAT and HAProxy on the same lab
+#                   (bench/peers.sh)
 # Exit status: 0, or 1 when a benchmark failed or a path check did not hold.
 # A lab that cannot run here (not root, tools missing) is reported as a
 # "skipped" line, not a failure.
 #
 # Environment: BENCH_REPEAT (1000000), BENCH_RUNS (5), BENCH_LIVE_COUNT
 # (frames per round, 10000000), BENCH_LIVE_ROUNDS (3), BENCH_ONLY (test_run,
-# live, ctl or drill: run one part).
+# live, ctl, drill or peer: run one part).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -95,6 +98,21 @@ fi
 # ---- 4. failure drills (about 30 s) ---------------------------------------
 if [ -z "$ONLY" ] || [ "$ONLY" = drill ]; then
 	timeout --foreground 300 "$TOP/bench/drill.sh" >&3 || { log "FAIL: drills"; status=1; }
+fi
+
+# ---- 5. against its peers: nftables DNAT, HAProxy (about 1-2 min) ------------
+if [ -z "$ONLY" ] || [ "$ONLY" = peer ]; then
+	timeout --foreground 300 "$TOP/bench/peers.sh" >&3
+	rc=$?
+	case $rc in
+	0) ;;
+	77)
+		log "SKIP: peer: the lab cannot run here"
+		echo '{"bench":"peer","skipped":"the lab cannot run here (see stderr)"}' >&3 ;;
+	*)
+		log "FAIL: peers (exit $rc)"
+		status=1 ;;
+	esac
 fi
 
 exit $status
