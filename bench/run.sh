@@ -12,13 +12,16 @@
 #                   sluiced on 1,000 services x 10 backends (bench/ctl_bench.sh)
 #   drill.crash, drill.blackhole
 #                   failure detection under 200 new connections/s (bench/drill.sh)
+#   abuse.random, abuse.synflood, abuse.tablefull, abuse.kill9
+#                   the abuse tests' figures (bench/abuse.sh; `make soak`
+#                   runs their long versions)
 # Exit status: 0, or 1 when a benchmark failed or a path check did not hold.
 # A lab that cannot run here (not root, tools missing) is reported as a
 # "skipped" line, not a failure.
 #
 # Environment: BENCH_REPEAT (1000000), BENCH_RUNS (5), BENCH_LIVE_COUNT
 # (frames per round, 10000000), BENCH_LIVE_ROUNDS (3), BENCH_ONLY (test_run,
-# live, ctl or drill: run one part).
+# live, ctl, drill or abuse: run one part).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -95,6 +98,11 @@ fi
 # ---- 4. failure drills (about 30 s) ---------------------------------------
 if [ -z "$ONLY" ] || [ "$ONLY" = drill ]; then
 	timeout --foreground 300 "$TOP/bench/drill.sh" >&3 || { log "FAIL: drills"; status=1; }
+fi
+
+# ---- 5. abuse: random frames, SYN flood, table full, kill -9 (about 30 s) --
+if [ -z "$ONLY" ] || [ "$ONLY" = abuse ]; then
+	timeout --foreground 3600 "$TOP/bench/abuse.sh" >&3 || { log "FAIL: abuse"; status=1; }
 fi
 
 exit $status

@@ -88,25 +88,25 @@ for ((c = 1; c <= CYCLES; c++)); do
 		mapfile -t new < <(printf '%s\n' "${new[@]}" | sort -n)
 		lab_write_config "$conf" v4 "${new[@]}" || lab_fail "lab_write_config"
 		file_set=("${new[@]}")
-		what="reload to backends ${new[*]}"
+		what="reload to backends ${new[*]}" kind=reload
 		kill -HUP "$LAB_SLUICED_PID" ;;
 	2)      # runtime weight change
 		w=$((RANDOM % 5 + 2))
-		what="backend set b$hb weight $w"
+		what="backend set b$hb weight $w" kind=set
 		sl backend set web "${LAB_BK4[hb]}" weight "$w" >/dev/null 2>&1 &
 		change_pid=$! ;;
 	*)      # runtime del of a backend the file has, or add of one it has not
 		o=${others[RANDOM % 2]}
 		if printf '%s\n' "${file_set[@]}" | grep -qx "$o"; then
-			what="backend del b$o"
+			what="backend del b$o" kind=del
 			sl backend del web "${LAB_BK4[o]}" >/dev/null 2>&1 &
 		else
-			what="backend add b$o"
+			what="backend add b$o" kind=add
 			sl backend add web "${LAB_BK4[o]}" port "$LAB_PORT" >/dev/null 2>&1 &
 		fi
 		change_pid=$! ;;
 	esac
-	kinds="$kinds ${what%% *}"
+	kinds="$kinds${kinds:+,}$kind"
 	sleep "$delay"
 	echo "cycle $c: $what, kill -9 after ${delay}s"
 	kill -KILL "$LAB_SLUICED_PID" || lab_fail "kill -9"
@@ -130,6 +130,6 @@ done
 r=$(($(lab_hold_requests h1) + $(lab_hold_requests h2)))
 lab_hold_stop h1 "b$hb" || lab_fail "keep-alive connection 1 broke or moved"
 lab_hold_stop h2 "b$hb" || lab_fail "keep-alive connection 2 broke or moved"
-echo "kill9_changes: cycles $cycles mismatches $mismatches broken_conns 0 hold_requests $r seed $SEED changes$kinds"
+echo "kill9_changes: cycles $cycles mismatches $mismatches broken_conns 0 hold_requests $r seed $SEED changes ${kinds:-none}"
 lab_stop_sluiced || lab_fail "sluiced did not exit cleanly on SIGTERM"
 echo "PASS: $cycles kill -9 during changes: the file's config in force after every restart, keep-alive connections unbroken"
