@@ -75,7 +75,7 @@ for ((k = 0; k < 1200; k++)); do
 done
 lab_wait_pid "$syn_pid" 600
 rc=$?
-cat "$LAB_DIR/syn.out" | sed 's/^/  /'
+sed 's/^/  /' "$LAB_DIR/syn.out"
 [ "$rc" = 0 ] || lab_fail "slsyn exited $rc"
 sent=$(awk '/^slsyn: sent/ { print $3 }' "$LAB_DIR/syn.out")
 [ "$sent" = "$COUNT" ] || lab_fail "slsyn sent ${sent:-nothing}, not $COUNT"
