@@ -5,6 +5,8 @@
 #   make check     deps, build, then every test suite (unit, bpf, e2e, fuzz)
 #   make fuzz      each libFuzzer harness for FUZZ_SECONDS (default 60) (never part of check)
 #   make bench     benchmarks, one JSON object per line (never part of check)
+#   make soak      the long abuse runs (SL_SOAK=1: 10M random frames, big SYN flood,
+#                  24 kill -9 cycles...), one JSON line each (never part of check)
 #   make demo      deps, build, run the lab demo end to end
 #   make install   DESTDIR= PREFIX=/usr/local
 #   make clean
@@ -54,7 +56,7 @@ FUZZ_SECONDS ?= 60
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: protocol-doc all deps check unit bpf-test e2e fuzz fuzz-corpus bench demo install clean
+.PHONY: protocol-doc all deps check unit bpf-test e2e fuzz fuzz-corpus bench soak demo install clean
 
 all: $(B)/sluiced $(B)/sluice $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TOOLS) $(BENCH_BINS) $(FUZZ_BINS)
 
@@ -163,6 +165,11 @@ e2e: all
 bench: deps
 	@$(MAKE) --no-print-directory all >&2
 	@./bench/run.sh
+
+# The long versions of the abuse tests (tests read SL_SOAK).
+soak: deps
+	@$(MAKE) --no-print-directory all >&2
+	@SL_SOAK=1 ./bench/abuse.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -15,13 +15,16 @@
 #   peer.conn_rate, peer.keepalive_rate, peer.drill.crash, peer.drill.blackhole
 #                   sluice against nftables DNAT and HAProxy on the same lab
 #                   (bench/peers.sh)
+#   abuse.random, abuse.synflood, abuse.tablefull, abuse.kill9
+#                   the abuse tests' figures (bench/abuse.sh; `make soak`
+#                   runs their long versions)
 # Exit status: 0, or 1 when a benchmark failed or a path check did not hold.
 # A lab that cannot run here (not root, tools missing) is reported as a
 # "skipped" line, not a failure.
 #
 # Environment: BENCH_REPEAT (1000000), BENCH_RUNS (5), BENCH_LIVE_COUNT
 # (frames per round, 10000000), BENCH_LIVE_ROUNDS (3), BENCH_ONLY (test_run,
-# live, ctl, drill or peer: run one part).
+# live, ctl, drill, peer or abuse: run one part).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -113,6 +116,11 @@ if [ -z "$ONLY" ] || [ "$ONLY" = peer ]; then
 		log "FAIL: peers (exit $rc)"
 		status=1 ;;
 	esac
+fi
+
+# ---- 6. abuse: random frames, SYN flood, table full, kill -9 (about 30 s) --
+if [ -z "$ONLY" ] || [ "$ONLY" = abuse ]; then
+	timeout --foreground 3600 "$TOP/bench/abuse.sh" >&3 || { log "FAIL: abuse"; status=1; }
 fi
 
 exit $status
