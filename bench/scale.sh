@@ -125,7 +125,16 @@ stop() {
 }
 last_ms() { grep -- "$1" "$LOG" | tail -n 1 | sed -n 's/.* in \([0-9.]*\) ms$/\1/p'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-scrape() { nsenter --net="/run/netns/$NS" -- curl -sS --fail --max-time 10 -o "$1" http://127.0.0.1:9469/metrics; }
+# /metrics is large here (tens of MB) and served by the loop the checks
+# run in: a scrape may be cut off (libmicrohttpd's 10 s timeout); retried
+scrape() {
+	local k
+	for ((k = 0; k < 3; k++)); do
+		nsenter --net="/run/netns/$NS" -- curl -sS --fail --max-time 60 -o "$1" http://127.0.0.1:9469/metrics && return 0
+		log "scrape failed, retrying"
+	done
+	return 1
+}
 # from a scrape: backends up, checks so far
 n_up() { grep -c '^sluice_backend_health_state{.*state="up"} 1$' "$1"; }
 n_checks() { awk '/^sluice_backend_checks_total/ { s += $NF } END { printf "%d\n", s }' "$1"; }
@@ -145,6 +154,7 @@ for ((r = 1; r <= RUNS; r++)); do
 		[ "$up" -ge "$NTOT" ] && break
 	done
 	[ "$up" -ge "$NTOT" ] || { log "only $up of $NTOT backends up after 20 s"; exit 1; }
+	log "run $r: all $up backends up; steady window of $WINDOW s"
 	sleep 2
 	scrape "$DIR/m0.txt" || exit 1
 	read -r c0 u0 s0 < <(cputicks)
@@ -162,10 +172,13 @@ for ((r = 1; r <= RUNS; r++)); do
 		'BEGIN { t = ns / 1e9; printf "%.1f %.1f %.1f %.0f\n", 100 * c / hz / t, 100 * u / hz / t, 100 * s / hz / t, (k1 - k0) / t }')
 	sc=()
 	for ((k = 0; k < 5; k++)); do
-		sc+=("$(nsenter --net="/run/netns/$NS" -- curl -sS --fail --max-time 10 -o /dev/null \
-			-w '%{time_total}\n' http://127.0.0.1:9469/metrics | awk '{ printf "%.3f\n", $1 * 1000 }')")
+		t=$(nsenter --net="/run/netns/$NS" -- curl -sS --fail --max-time 60 -o /dev/null \
+			-w '%{time_total}\n' http://127.0.0.1:9469/metrics | awk '{ printf "%.3f\n", $1 * 1000 }')
+		[ -n "$t" ] && sc+=("$t")
 	done
-	scrape_ms=$(printf '%s\n' "${sc[@]}" | median)
+	scrape_ms=$( ((${#sc[@]})) && printf '%s\n' "${sc[@]}" | median)
+	: "${scrape_ms:=null}"   # every scrape cut off
+	scrape_bytes=$(wc -c <"$DIR/m1.txt")
 
 	gen 2 >"$conf.new" && mv "$conf.new" "$conf"
 	applied=$((applied + 1))
@@ -178,6 +191,6 @@ for ((r = 1; r <= RUNS; r++)); do
 	adopt_ms=$(last_ms 'sluiced: ready')
 	stop || exit 1
 	log "run $r: cpu $cpu % (user $usr, sys $sys), rss $rss MB, $cps checks/s, $up up, scrape $scrape_ms ms, reload $reload_ms ms, adopt $adopt_ms ms"
-	printf '{"bench":"ctl.scale","cpu_pct":%s,"user_pct":%s,"sys_pct":%s,"rss_mb":%s,"reload_ms":%s,"adopt_ms":%s,"scrape_ms":%s,"checks_per_s":%s,"up":%s,"window_s":%s,"backends":%s,"services":%s,"check_interval_ms":1000,"target_cpu_pct":10}\n' \
-		"$cpu" "$usr" "$sys" "$rss" "$reload_ms" "$adopt_ms" "$scrape_ms" "$cps" "$up" "$WINDOW" "$NTOT" "$NSVC" >&3
+	printf '{"bench":"ctl.scale","cpu_pct":%s,"user_pct":%s,"sys_pct":%s,"rss_mb":%s,"reload_ms":%s,"adopt_ms":%s,"scrape_ms":%s,"scrape_ok":%s,"scrape_bytes":%s,"checks_per_s":%s,"up":%s,"window_s":%s,"backends":%s,"services":%s,"check_interval_ms":1000,"target_cpu_pct":10}\n' \
+		"$cpu" "$usr" "$sys" "$rss" "$reload_ms" "$adopt_ms" "$scrape_ms" "${#sc[@]}" "$scrape_bytes" "$cps" "$up" "$WINDOW" "$NTOT" "$NSVC" >&3
 done
