@@ -12,13 +12,17 @@
 #                   sluiced on 1,000 services x 10 backends (bench/ctl_bench.sh)
 #   drill.crash, drill.blackhole
 #                   failure detection under 200 new connections/s (bench/drill.sh)
+#   ctl.scale       sluiced's CPU, RSS, reload, adoption and scrape with
+#                   10,000 backends checked over TCP each second against
+#                   real listeners (bench/scale.sh)
 # Exit status: 0, or 1 when a benchmark failed or a path check did not hold.
 # A lab that cannot run here (not root, tools missing) is reported as a
 # "skipped" line, not a failure.
 #
 # Environment: BENCH_REPEAT (1000000), BENCH_RUNS (5), BENCH_LIVE_COUNT
 # (frames per round, 10000000), BENCH_LIVE_ROUNDS (3), BENCH_ONLY (test_run,
-# live, ctl or drill: run one part).
+# live, ctl, drill or scale: run one part), BENCH_SCALE_RUNS (1),
+# BENCH_SCALE_WINDOW_S (20).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -95,6 +99,11 @@ fi
 # ---- 4. failure drills (about 30 s) ---------------------------------------
 if [ -z "$ONLY" ] || [ "$ONLY" = drill ]; then
 	timeout --foreground 300 "$TOP/bench/drill.sh" >&3 || { log "FAIL: drills"; status=1; }
+fi
+
+# ---- 5. at scale, checks running (about 1 min a run) ---------------------
+if [ -z "$ONLY" ] || [ "$ONLY" = scale ]; then
+	timeout --foreground 300 "$TOP/bench/scale.sh" >&3 || { log "FAIL: scale"; status=1; }
 fi
 
 exit $status
