@@ -5,7 +5,9 @@
  * accepts and closes, forever, one thread. A TCP check only needs the
  * handshake; accepting keeps the backlog from filling.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
