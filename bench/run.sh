@@ -18,13 +18,17 @@
 #   abuse.random, abuse.synflood, abuse.tablefull, abuse.kill9
 #                   the abuse tests' figures (bench/abuse.sh; `make soak`
 #                   runs their long versions)
+#   ctl.scale       sluiced's CPU, RSS, reload, adoption and scrape with
+#                   10,000 backends checked over TCP each second against
+#                   real listeners (bench/scale.sh)
 # Exit status: 0, or 1 when a benchmark failed or a path check did not hold.
 # A lab that cannot run here (not root, tools missing) is reported as a
 # "skipped" line, not a failure.
 #
 # Environment: BENCH_REPEAT (1000000), BENCH_RUNS (5), BENCH_LIVE_COUNT
 # (frames per round, 10000000), BENCH_LIVE_ROUNDS (3), BENCH_ONLY (test_run,
-# live, ctl, drill, peer or abuse: run one part).
+# live, ctl, drill, peer, abuse or scale: run one part), BENCH_SCALE_RUNS (1),
+# BENCH_SCALE_WINDOW_S (20).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -121,6 +125,11 @@ fi
 # ---- 6. abuse: random frames, SYN flood, table full, kill -9 (about 30 s) --
 if [ -z "$ONLY" ] || [ "$ONLY" = abuse ]; then
 	timeout --foreground 3600 "$TOP/bench/abuse.sh" >&3 || { log "FAIL: abuse"; status=1; }
+fi
+
+# ---- 7. at scale, checks running (about 1 min a run) ---------------------
+if [ -z "$ONLY" ] || [ "$ONLY" = scale ]; then
+	timeout --foreground 300 "$TOP/bench/scale.sh" >&3 || { log "FAIL: scale"; status=1; }
 fi
 
 exit $status

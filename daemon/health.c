@@ -521,6 +521,11 @@ static int xfer_start(struct sl_health *h, struct hc *e, __u64 now, char *why, s
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PROXY, "");
+	/* URLs carry address literals, yet curl keeps each in the multi's DNS
+	 * cache (7 hash slots) for 60 s and walks that whole cache on every
+	 * resolve: with 10,000 backends at 1 s, O(backends) per check. No
+	 * caching keeps it at the checks in flight. */
+	curl_easy_setopt(easy, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
 	curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
