@@ -27,8 +27,8 @@ if [ -n "${SL_SANITIZE:-}" ]; then
 		echo "run.sh: WARNING: LeakSanitizer does not work here, leak checks OFF:"
 		sed 's/^/    /' <<<"$probe" | head -5
 	fi
-	export ASAN_OPTIONS="detect_leaks=$lsan:abort_on_error=1:halt_on_error=1:log_path=$SAN_DIR/asan"
-	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$SAN_DIR/ubsan"
+	export ASAN_OPTIONS="detect_leaks=$lsan:abort_on_error=1:halt_on_error=1:log_path=$SAN_DIR/report"
+	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$SAN_DIR/report"
 	export LSAN_OPTIONS="suppressions=$PWD/tests/asan/lsan.supp:print_suppressions=0"
 	export PATH=$PWD/tests/asan/bin:$PATH      # strace: no LSan under ptrace
 	echo "run.sh: sanitizer run on $B (leak checks $( ((lsan)) && echo on || echo OFF)), reports in $SAN_DIR"
@@ -39,7 +39,7 @@ fi
 # under $SAN_DIR/NAME/.
 san_reports() {
 	local f n=0 keep=$SAN_DIR/${1//\//_}
-	for f in "$SAN_DIR"/asan.* "$SAN_DIR"/ubsan.*; do
+	for f in "$SAN_DIR"/report.*; do
 		[ -e "$f" ] || continue
 		n=$((n + 1))
 		echo "---- sanitizer report $f"
