@@ -3,6 +3,7 @@
 #   make deps      install the Debian packages the project needs (quiet when present)
 #   make           build everything under build/
 #   make check     deps, build, then every test suite (unit, bpf, e2e, fuzz)
+#   make asan      unit and e2e suites on the ASan+UBSan build in build/asan/ (part of check)
 #   make fuzz      each libFuzzer harness for FUZZ_SECONDS (default 60) (never part of check)
 #   make bench     benchmarks, one JSON object per line (never part of check)
 #   make soak      the long abuse runs (SL_SOAK=1: 10M random frames, big SYN flood,
@@ -57,6 +58,7 @@ FUZZ_SECONDS ?= 60
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: protocol-doc all deps check unit bpf-test e2e fuzz fuzz-corpus bench soak demo install clean
+.PHONY: asan asan-build asan-bins
 
 all: $(B)/sluiced $(B)/sluice $(UNIT_TESTS) $(BPF_TESTS) $(E2E_TOOLS) $(BENCH_BINS) $(FUZZ_BINS)
 
@@ -146,12 +148,42 @@ fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/fuzz.sh
 
+# Sanitizer build (docs/decisions.md, "ASan and UBSan in make check"):
+# sluiced, sluice, the unit tests and the e2e tools again, with gcc's
+# AddressSanitizer (LeakSanitizer included) and UndefinedBehaviorSanitizer,
+# in build/asan/ (a make of its own with B=build/asan: the same rules, the
+# same layout). `make asan` runs the unit and e2e suites on it
+# (SL_BUILD=build/asan SL_SANITIZE=1: tests/run.sh sets the sanitizer
+# options and fails a test on any report). Only our code is instrumented;
+# tests/asan/lsan.supp names third-party leaks only.
+ASAN_B      := $(B)/asan
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_CFLAGS := -O1 -g $(SAN_FLAGS)
+
+# in the sub-make, where B is build/asan
+asan-bins: $(B)/sluiced $(B)/sluice $(UNIT_TESTS) $(E2E_TOOLS) $(B)/lsan_probe
+
+$(B)/lsan_probe: tests/asan/lsan_probe.c | $(B)
+	$(CC) $(CFLAGS) -o $@ $<
+
+# build/asan/ starts afresh when the compiler or flags change (its rules
+# only know sources)
+asan-build:
+	@f='$(CLANG) $(ASAN_CFLAGS)'; [ "$$(cat $(ASAN_B)/.flags 2>/dev/null)" = "$$f" ] || \
+		{ rm -rf $(ASAN_B); mkdir -p $(ASAN_B); echo "$$f" >$(ASAN_B)/.flags; }
+	@CFLAGS='$(ASAN_CFLAGS)' $(MAKE) --no-print-directory B=$(ASAN_B) CC=$(CLANG) asan-bins
+
+asan: deps
+	@$(MAKE) --no-print-directory all asan-build
+	@SL_BUILD=$(ASAN_B) SL_SANITIZE=1 ./tests/run.sh unit e2e
+
 $(B):
 	@mkdir -p $(B)
 
 check: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all asan-build
 	@./tests/run.sh unit bpf e2e fuzz
+	@SL_BUILD=$(ASAN_B) SL_SANITIZE=1 ./tests/run.sh unit e2e
 
 unit: all
 	@./tests/run.sh unit

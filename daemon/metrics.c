@@ -152,8 +152,10 @@ static void sample(struct buf *b, const char *name, const char *suffix, const ch
 	p = b->p + b->len;
 	memcpy(p, name, nl);
 	p += nl;
-	memcpy(p, suffix, sl);
-	p += sl;
+	if (sl) {               /* suffix may be NULL: memcpy(p, NULL, 0) is undefined */
+		memcpy(p, suffix, sl);
+		p += sl;
+	}
 	*p++ = '{';
 	memcpy(p, lab, lablen);
 	p += lablen;

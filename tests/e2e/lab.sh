@@ -37,6 +37,7 @@
 LAB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LAB_BUILD=${LAB_BUILD:-$LAB_TOP/build}
 LAB_SLUICED=${LAB_SLUICED:-$LAB_BUILD/sluiced}
+LAB_SLUICE=${LAB_SLUICE:-$LAB_BUILD/sluice}
 LAB_TOOLS=${LAB_TOOLS:-$LAB_BUILD/tests/e2e}
 
 LAB_PREFIX=${LAB_PREFIX:-sl$$}
@@ -440,12 +441,18 @@ _lab_wait_nginx() {
 }
 
 lab_down() {
-	local pid st ns i left
+	local pid st ns i left san=
 	((LAB_UP)) || return 0
 	LAB_UP=0
 	if [ -n "$LAB_SLUICED_PID" ]; then
 		_lab_kill "$LAB_SLUICED_PID" "$LAB_SLUICED_ST"
 		LAB_SLUICED_PID=
+	fi
+	# A sanitizer build (make asan) reports on stderr, into the log, unless
+	# ASAN_OPTIONS has a log_path (tests/run.sh): either way a report fails.
+	if [ -n "$LAB_SLUICED_LOG" ] && [ -f "$LAB_SLUICED_LOG" ]; then
+		san=$(grep -m 5 -n -e 'ERROR: AddressSanitizer' -e 'LeakSanitizer' -e 'runtime error:' "$LAB_SLUICED_LOG")
+		[ -z "$san" ] || tail -n 60 "$LAB_SLUICED_LOG"
 	fi
 	if [ -f "$LAB_DIR/pids" ]; then
 		while read -r pid st; do
@@ -482,6 +489,11 @@ lab_down() {
 		fi ;;
 	esac
 	lab_log "down: prefix $LAB_PREFIX"
+	if [ -n "$san" ]; then
+		echo "FAIL: sanitizer report in sluiced's log:"
+		echo "$san"
+		exit 1
+	fi
 }
 
 # lab_sports N: reserve N consecutive source ports never used before in this
