@@ -2033,3 +2033,14 @@ out:
 		snprintf(err, errlen, "runtime change: out of memory");
 	return rc;
 }
+
+void sl_l4addr_format(const struct sl_l4addr *a, char *buf, size_t len)
+{
+	char ip[64] = "?";
+
+	sl_addr_format(a, ip, sizeof(ip));
+	if (a->family == SL_AF_INET6)
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(a->port));
+	else
+		snprintf(buf, len, "%s:%u", ip, ntohs(a->port));
+}

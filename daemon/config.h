@@ -178,4 +178,7 @@ int  sl_listen_parse(const char *s, struct sl_l4addr *a);
 /* The address only, no port: 0, -EINVAL (bad family) or -ENOSPC. */
 int  sl_addr_format(const struct sl_l4addr *a, char *buf, size_t len);
 
+/* "198.19.0.11:80" or "[2001:2::11]:80" (names in logs, events, metrics). */
+void sl_l4addr_format(const struct sl_l4addr *a, char *buf, size_t len);
+
 #endif

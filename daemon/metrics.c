@@ -201,16 +201,6 @@ struct msvc {
 
 static size_t round8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-static void fmt_backend(const struct sl_l4addr *a, char *buf, size_t len)
-{
-	char ip[64] = "?";
-
-	sl_addr_format(a, ip, sizeof(ip));
-	if (a->family == SL_AF_INET6)
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(a->port));
-	else
-		snprintf(buf, len, "%s:%u", ip, ntohs(a->port));
-}
 
 /* Sum nwords u64 counters of entry k over the CPUs. */
 static void sum_cpus(const struct sl_dp *dp, const char *vals, size_t vsz, __u32 k, __u64 *sum, unsigned nwords)
@@ -336,7 +326,7 @@ int sl_metrics_render(const struct sl_metrics_src *src, char **out, size_t *outl
 			bk[k].id = dp ? sl_dp_backend_id(dp, &cs->backends[j].addr) : 0;
 			if (bk[k].id && bk[k].id + 1 > max_bk)
 				max_bk = bk[k].id + 1;
-			fmt_backend(&cs->backends[j].addr, a, sizeof(a));
+			sl_l4addr_format(&cs->backends[j].addr, a, sizeof(a));
 			bk[k].lab = labs.len;
 			put(&labs, labs.p + sv[i].lab, sv[i].lablen);
 			puts_(&labs, ",backend=\"");
@@ -748,7 +738,7 @@ int sl_metrics_open(struct sl_metrics **out, const struct sl_l4addr *addr,
 		return errf(err, errlen, -ENOMEM, "metrics: out of memory");
 	m->src = *src;
 	m->lfd = m->epfd = m->tfd = -1;
-	fmt_backend(addr, m->addr, sizeof(m->addr));
+	sl_l4addr_format(addr, m->addr, sizeof(m->addr));
 	if (addr->family == SL_AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 

@@ -99,16 +99,6 @@ static __u32 rnd32(void *ctx)
 	return (__u32)((*s * 0x2545f4914f6cdd1dull) >> 32);
 }
 
-static void fmt_backend(const struct sl_l4addr *a, char *buf, size_t len)
-{
-	char ip[64] = "?";
-
-	sl_addr_format(a, ip, sizeof(ip));
-	if (a->family == SL_AF_INET6)
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(a->port));
-	else
-		snprintf(buf, len, "%s:%u", ip, ntohs(a->port));
-}
 
 static int map_fd(const struct sl_resil *r, struct bpf_map *m)
 {
@@ -872,7 +862,7 @@ static struct rbk *adopt(struct sl_resil *r, __u32 id, const struct sl_cfg_servi
 	}
 	b->id = id;
 	b->cfg = cs->breaker;
-	fmt_backend(&cb->addr, b->name, sizeof(b->name));
+	sl_l4addr_format(&cb->addr, b->name, sizeof(b->name));
 	sl_brk_init(&b->brk, &cs->breaker, rnd32, &r->rnd);
 	b->dp = bk ? bk->breaker : SL_BRK_CLOSED;
 	if (bk && bk->mode > SL_BRKM_AUTO && bk->mode < SL_BRKM_MAX) {

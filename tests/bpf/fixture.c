@@ -824,3 +824,53 @@ __u32 fx_open_flow(const struct spec *fwd, const char *svc)
 	fx_assert_forwarded(fwd, &r, id, NULL, NULL);
 	return id;
 }
+
+/* ---- a config to come back to ----------------------------------------------- */
+
+#define FX_NSAVE 32
+static struct { __u32 id; struct sl_backend v; } saved_bk[FX_NSAVE];
+static struct { struct sl_l4addr vip; struct sl_svc v; } saved_svc[8];
+static unsigned nsaved_bk, nsaved_svc;
+
+int fx_setup_saved(void **state)
+{
+	unsigned s, b;
+
+	if (fx_setup(state))
+		return -1;
+	for (s = 0; s < fx.cfg->nr_services && nsaved_svc < 8; s++) {
+		const struct sl_cfg_service *cs = &fx.cfg->services[s];
+
+		saved_svc[nsaved_svc].vip = cs->vip;
+		if (bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc), &cs->vip,
+					&saved_svc[nsaved_svc].v))
+			return -1;
+		nsaved_svc++;
+		for (b = 0; b < cs->nr_backends && nsaved_bk < FX_NSAVE; b++) {
+			__u32 id = sl_dp_backend_id(fx.dp, &cs->backends[b].addr);
+
+			saved_bk[nsaved_bk].id = id;
+			if (bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_backend), &id,
+						&saved_bk[nsaved_bk].v))
+				return -1;
+			nsaved_bk++;
+		}
+	}
+	return 0;
+}
+
+int fx_restore_saved(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nsaved_svc; i++)
+		if (bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc), &saved_svc[i].vip,
+					&saved_svc[i].v, BPF_EXIST))
+			return -1;
+	for (i = 0; i < nsaved_bk; i++)
+		if (bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_backend), &saved_bk[i].id,
+					&saved_bk[i].v, BPF_EXIST))
+			return -1;
+	fx_flush_conns();
+	return 0;
+}

@@ -180,4 +180,14 @@ void fx_assert_unchanged(const struct pkt *in, const struct res *r);
  * backend: the first packet is forwarded to the predicted one. */
 __u32 fx_open_flow(const struct spec *fwd, const char *svc);
 
+/*
+ * For suites whose tests change services and backends in the maps:
+ * fx_setup_saved() is fx_setup() that also keeps every service's and
+ * backend's entry as the config made them; fx_restore_saved() writes them
+ * back and empties the tables (fx_flush_conns): each test starts from the
+ * config as applied.
+ */
+int fx_setup_saved(void **state);
+int fx_restore_saved(void);
+
 #endif

@@ -20,56 +20,18 @@
 #include "fixture.h"
 #include "sluice.skel.h"
 
-#define NSAVE 32
-
-static struct { __u32 id; struct sl_backend v; } saved_bk[NSAVE];
-static struct { struct sl_l4addr vip; struct sl_svc v; } saved_svc[8];
-static unsigned nsaved_bk, nsaved_svc;
-
 static __u32 WEB[3], WEB6[3], DNS[2];
 
 static int group_setup(void **state)
 {
-	unsigned s, b;
-
-	if (fx_setup(state))
-		return -1;
-	for (s = 0; s < fx.cfg->nr_services && nsaved_svc < 8; s++) {
-		const struct sl_cfg_service *cs = &fx.cfg->services[s];
-
-		saved_svc[nsaved_svc].vip = cs->vip;
-		if (bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc), &cs->vip,
-					&saved_svc[nsaved_svc].v))
-			return -1;
-		nsaved_svc++;
-		for (b = 0; b < cs->nr_backends && nsaved_bk < NSAVE; b++) {
-			__u32 id = sl_dp_backend_id(fx.dp, &cs->backends[b].addr);
-
-			saved_bk[nsaved_bk].id = id;
-			if (bpf_map_lookup_elem(bpf_map__fd(fx.dp->skel->maps.sl_backend), &id,
-						&saved_bk[nsaved_bk].v))
-				return -1;
-			nsaved_bk++;
-		}
-	}
-	return 0;
+	return fx_setup_saved(state);
 }
 
 /* Every test starts from the config as applied, nothing in the tables,
  * live counters zero and the ring empty. */
 static int per_test(void **state)
 {
-	unsigned i;
-
 	(void)state;
-	for (i = 0; i < nsaved_svc; i++)
-		if (bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_svc), &saved_svc[i].vip,
-					&saved_svc[i].v, BPF_EXIST))
-			return -1;
-	for (i = 0; i < nsaved_bk; i++)
-		if (bpf_map_update_elem(bpf_map__fd(fx.dp->skel->maps.sl_backend), &saved_bk[i].id,
-					&saved_bk[i].v, BPF_EXIST))
-			return -1;
 	WEB[0] = fx_bk_id("198.19.0.11", 8080, P_TCP);
 	WEB[1] = fx_bk_id("198.19.0.12", 8080, P_TCP);
 	WEB[2] = fx_bk_id("198.19.0.13", 8080, P_TCP);
@@ -78,8 +40,7 @@ static int per_test(void **state)
 	WEB6[2] = fx_bk_id("2001:2:0:2::13", 8443, P_TCP);
 	DNS[0] = fx_bk_id("198.19.0.21", 5353, P_UDP);
 	DNS[1] = fx_bk_id("198.19.0.22", 5353, P_UDP);
-	fx_flush_conns();
-	return 0;
+	return fx_restore_saved();
 }
 
 /* ---- helpers ------------------------------------------------------------ */
