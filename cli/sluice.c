@@ -227,21 +227,16 @@ static const char *fmt_backend(const struct nlattr **tb, char *buf, size_t len)
 /* NAME/COUNT entries: JSON {"name": count, ...}; text " name count"... */
 static void print_counters(const char *key, const char *fmt, const struct nlattr *list)
 {
-	const struct nlattr *r, *na;
+	const struct nlattr *r;
 
 	print_open_object(key);
 	if (fmt)
 		print_text(fmt);
 	mnl_attr_for_each_nested(r, list) {
-		const char *name = NULL;
-		uint64_t count = 0;
+		const char *name;
+		uint64_t count;
 
-		mnl_attr_for_each_nested(na, r) {
-			if (mnl_attr_get_type(na) == SL_A_NAME)
-				name = sl_get_str(na);
-			else if (mnl_attr_get_type(na) == SL_A_COUNT)
-				count = sl_get_uint(na);
-		}
+		sl_get_name_count(r, &name, &count);
 		if (!name)
 			continue;
 		if (fmt)
@@ -769,7 +764,7 @@ static int breaker_metrics(int argc, char **argv) { return breaker_set(argc, arg
 
 static int stats_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *data)
 {
-	const struct nlattr *r, *na;
+	const struct nlattr *r;
 
 	print_open_object(NULL);
 	print_fields(stats_fields, tb);
@@ -777,15 +772,10 @@ static int stats_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *
 	print_open_object("reasons");
 	if (tb[SL_A_REASONS]) {
 		mnl_attr_for_each_nested(r, tb[SL_A_REASONS]) {
-			const char *name = NULL;
-			uint64_t count = 0;
+			const char *name;
+			uint64_t count;
 
-			mnl_attr_for_each_nested(na, r) {
-				if (mnl_attr_get_type(na) == SL_A_NAME)
-					name = sl_get_str(na);
-				else if (mnl_attr_get_type(na) == SL_A_COUNT)
-					count = sl_get_uint(na);
-			}
+			sl_get_name_count(r, &name, &count);
 			if (!name || (!count && !print_json()))
 				continue;       /* text: non-zero reasons only */
 			if (!print_json())

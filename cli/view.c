@@ -76,7 +76,7 @@ static int svc_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *da
 static int bk_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *data)
 {
 	struct snap *s = data;
-	const struct nlattr *r, *na;
+	const struct nlattr *r;
 	struct snap_bk *b;
 
 	if (!grow((void **)&s->bk, &s->capbk, s->nbk, sizeof(*s->bk)))
@@ -118,15 +118,10 @@ static int bk_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *dat
 	b->resets = U(SL_A_RESETS);
 	if (tb[SL_A_COUNTERS]) {
 		mnl_attr_for_each_nested(r, tb[SL_A_COUNTERS]) {
-			const char *name = NULL;
-			uint64_t count = 0;
+			const char *name;
+			uint64_t count;
 
-			mnl_attr_for_each_nested(na, r) {
-				if (mnl_attr_get_type(na) == SL_A_NAME)
-					name = sl_get_str(na);
-				else if (mnl_attr_get_type(na) == SL_A_COUNT)
-					count = sl_get_uint(na);
-			}
+			sl_get_name_count(r, &name, &count);
 			if (!name || b->nr_counters >= SNAP_COUNTERS)
 				continue;
 			snprintf(b->counters[b->nr_counters].name, SNAP_NAME, "%s", name);
@@ -139,7 +134,7 @@ static int bk_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *dat
 static int stats_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *data)
 {
 	struct snap *s = data;
-	const struct nlattr *r, *na;
+	const struct nlattr *r;
 
 	s->has_totals = true;
 	s->nr_services = U(SL_A_NR_SERVICES);
@@ -149,15 +144,10 @@ static int stats_cb(const struct nlmsghdr *nlh, const struct nlattr **tb, void *
 	if (!tb[SL_A_REASONS])
 		return 0;
 	mnl_attr_for_each_nested(r, tb[SL_A_REASONS]) {
-		const char *name = NULL;
-		uint64_t count = 0;
+		const char *name;
+		uint64_t count;
 
-		mnl_attr_for_each_nested(na, r) {
-			if (mnl_attr_get_type(na) == SL_A_NAME)
-				name = sl_get_str(na);
-			else if (mnl_attr_get_type(na) == SL_A_COUNT)
-				count = sl_get_uint(na);
-		}
+		sl_get_name_count(r, &name, &count);
 		if (!name)
 			continue;
 		if (!grow((void **)&s->rs, &s->caprs, s->nrs, sizeof(*s->rs)))

@@ -297,6 +297,22 @@ static inline const char *sl_get_str(const struct nlattr *na)
 	return mnl_attr_get_str(na);
 }
 
+/* A NAME/COUNT nest (a reason or a counter of a list): *name NULL when it
+ * has none. */
+static inline void sl_get_name_count(const struct nlattr *nest, const char **name, uint64_t *count)
+{
+	const struct nlattr *na;
+
+	*name = NULL;
+	*count = 0;
+	mnl_attr_for_each_nested(na, nest) {
+		if (mnl_attr_get_type(na) == SL_A_NAME)
+			*name = sl_get_str(na);
+		else if (mnl_attr_get_type(na) == SL_A_COUNT)
+			*count = sl_get_uint(na);
+	}
+}
+
 static inline unsigned sl_msg_cmd(const struct nlmsghdr *nlh)
 {
 	const struct genlmsghdr *g = mnl_nlmsg_get_payload(nlh);
