@@ -10,7 +10,9 @@
  *             recycled with whatever the gateway rewrote in them.
  *   lp_count  on each backend's eth0 (the gateway's gw-bI peers): counts
  *             and drops the generated frames, so no backend stack is in
- *             the measurement.
+ *             the measurement. lp_rx[0] counts them all, lp_rx[1] those
+ *             still addressed to the VIP (not DNAT'd: the bare redirect's,
+ *             never sluice's or the kernel's).
  *   lp_bare   the peer to compare sluice with, on gw-c: fixed MACs and a
  *             redirect to gw-b1 through a devmap, nothing else.
  */
@@ -29,7 +31,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u64);
 } lp_rx SEC(".maps");
@@ -47,6 +49,7 @@ __u8 lp_dmac[ETH_ALEN] = {};
 __u8 lp_smac[ETH_ALEN] = {};
 __u32 lp_tx_ifindex = 0;
 __be16 lp_sport = 0;            /* the generator's TCP source port */
+__be32 lp_vip = 0;              /* the generator's destination */
 
 SEC("xdp")
 int lp_gen(struct xdp_md *ctx)
@@ -71,7 +74,7 @@ int lp_count(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
 	struct tcphdr *th = (void *)(ip + 1);
-	__u32 zero = 0;
+	__u32 zero = 0, one = 1;
 	__u64 *n;
 
 	if ((void *)(th + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) ||
@@ -80,6 +83,11 @@ int lp_count(struct xdp_md *ctx)
 	n = bpf_map_lookup_elem(&lp_rx, &zero);
 	if (n)
 		*n += 1;
+	if (ip->daddr == lp_vip) {
+		n = bpf_map_lookup_elem(&lp_rx, &one);
+		if (n)
+			*n += 1;
+	}
 	return XDP_DROP;
 }
 

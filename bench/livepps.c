@@ -12,6 +12,15 @@
  *       else) and swapped back out, so both see the same machine.
  *   livepps --prefix P --mode bare
  *       nothing on gw-c: lp_bare alone (a peer run without sluiced).
+ *   livepps --prefix P --mode kernel
+ *       nothing on gw-c and nothing attached there: the kernel forwards,
+ *       with whatever the gateway namespace has set up (bench/peers.sh: its
+ *       nftables DNAT over the three backends). gw-c has GRO on (lab_up),
+ *       which a veth needs to take XDP_TX frames from its peer without a
+ *       program of its own. The single flow is picked up mid-stream by
+ *       conntrack (nf_conntrack_tcp_loose, on by default) and so DNAT'd to
+ *       one backend; frames still addressed to the VIP at a backend, or
+ *       none at all, fail the round.
  *
  * Either way lp_count on eth0 of every backend namespace counts and drops
  * the generated frames, and lp_gen runs in the client namespace with
@@ -25,7 +34,8 @@
  * back on gw-c, before it exits (lab_down deletes the namespaces anyway).
  *
  * Output, one JSON object on stdout: both: {"bench":"xdp.live_pps","pps":
- * ...,"bare_pps":...,"ratio":...}; bare: {"mode":"bare","pps":...}. Exit 1
+ * ...,"bare_pps":...,"ratio":...}; bare / kernel: {"mode":"bare","pps":...} /
+ * {"mode":"kernel","pps":...}. Exit 1
  * when a frame took another path than intended (sluice's own counters).
  */
 #include <errno.h>
@@ -243,7 +253,7 @@ struct sluice {
 };
 
 struct snap {
-	__u64 rx;
+	__u64 rx, rx_vip;       /* at the backends: all, still to the VIP */
 	__u64 reasons[SL_R_MAX];
 	__u64 svc_packets, svc_new;
 	__u64 bk_packets[NR_BK];
@@ -255,6 +265,7 @@ static void snapshot(const struct lab *l, const struct sluice *s, struct snap *n
 
 	memset(n, 0, sizeof(*n));
 	n->rx = percpu_u64(bpf_map__fd(l->skel->maps.lp_rx), 0, 0, 8);
+	n->rx_vip = percpu_u64(bpf_map__fd(l->skel->maps.lp_rx), 1, 0, 8);
 	if (!s)
 		return;
 	for (i = 0; i < SL_R_MAX; i++)
@@ -428,11 +439,16 @@ static int one_round(struct lab *l, const struct opts *o, const struct sluice *s
 		t->forwarded += d;
 		/* The lab's own background traffic (neighbour discovery, router
 		 * solicitations) crosses the gateway too: not_ip and not_ours
-		 * may move; they are reported. */
+		 * may move; so may to_gateway, the replies to sluiced's health
+		 * checks when the service has them (bench/peers.sh), which the
+		 * generator's frames, all to the VIP, never are. They are
+		 * reported. */
 		t->background += z.reasons[SL_R_NOT_IP] - a.reasons[SL_R_NOT_IP] +
-				 z.reasons[SL_R_NOT_OURS] - a.reasons[SL_R_NOT_OURS];
+				 z.reasons[SL_R_NOT_OURS] - a.reasons[SL_R_NOT_OURS] +
+				 z.reasons[SL_R_TO_GATEWAY] - a.reasons[SL_R_TO_GATEWAY];
 		for (i = 0; i < SL_R_MAX && !rc; i++)
-			if (i != SL_R_NOT_IP && i != SL_R_NOT_OURS && z.reasons[i] != a.reasons[i]) {
+			if (i != SL_R_NOT_IP && i != SL_R_NOT_OURS && i != SL_R_TO_GATEWAY &&
+			    z.reasons[i] != a.reasons[i]) {
 				snprintf(why, len, "reason %s grew by %llu", reason_name[i],
 					 (unsigned long long)(z.reasons[i] - a.reasons[i]));
 				rc = 1;
@@ -451,9 +467,13 @@ static int one_round(struct lab *l, const struct opts *o, const struct sluice *s
 		snprintf(why, len, "%llu frames at the backends for %lu sent",
 			 (unsigned long long)rx, o->count);
 		rc = 1;
+	} else if (!strcmp(o->mode, "kernel") && z.rx_vip != a.rx_vip) {
+		snprintf(why, len, "%llu of %llu frames at the backends not DNAT'd (still to the VIP)",
+			 (unsigned long long)(z.rx_vip - a.rx_vip), (unsigned long long)rx);
+		rc = 1;
 	}
 	fprintf(stderr, "livepps: %s round %u: %lu sent, %llu received in %.3f s: %.0f pps%s%s\n",
-		s ? "sluice" : "bare", t->rounds, o->count, (unsigned long long)rx, t1 - t0,
+		s ? "sluice" : strcmp(o->mode, "kernel") ? "bare" : "kernel", t->rounds, o->count, (unsigned long long)rx, t1 - t0,
 		t->pps[t->rounds - 1], rc ? ": PATH FAILED: " : "", rc ? why : "");
 	return rc;
 }
@@ -463,12 +483,14 @@ static int one_round(struct lab *l, const struct opts *o, const struct sluice *s
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: livepps --prefix P --mode both|bare [--pin-root DIR] [--count N]\n"
+		"usage: livepps --prefix P --mode both|bare|kernel [--pin-root DIR] [--count N]\n"
 		"               [--rounds N] [--cpu N]\n"
 		"  --prefix P      the lab's LAB_PREFIX (namespaces P-c, P-gw, P-b1..3)\n"
 		"  --mode M        both: sluiced is attached; rounds alternate between sluice\n"
 		"                  and the bare redirect swapped in on gw-c (needs --pin-root);\n"
 		"                  bare: nothing attached to gw-c; the bare redirect alone\n"
+		"                  kernel: nothing attached to gw-c, none attached by livepps:\n"
+		"                  the kernel forwards (and DNATs, e.g. nftables, to the backends)\n"
 		"  --pin-root DIR  sluiced's pins\n"
 		"  --count N       frames per round (default 10000000)\n"
 		"  --rounds N      rounds of each; medians are reported (default 3)\n"
@@ -496,7 +518,7 @@ int main(int argc, char **argv)
 	int bare_fd, sluice_fd = -1;
 	__u8 frame[LP_PKT_LEN];
 	double sp, bp;
-	bool both;
+	bool both, kernel;
 	char why[256] = "";
 	cpu_set_t set;
 	unsigned r;
@@ -516,12 +538,13 @@ int main(int argc, char **argv)
 	}
 	if (!o.prefix || !o.mode || optind != argc || !o.count || o.count > 0xffffffffu ||
 	    !o.rounds || o.rounds > 16 ||
-	    (strcmp(o.mode, "bare") && strcmp(o.mode, "both")) ||
+	    (strcmp(o.mode, "bare") && strcmp(o.mode, "both") && strcmp(o.mode, "kernel")) ||
 	    (!strcmp(o.mode, "both") && !o.pin_root)) {
 		usage(stderr);
 		return 1;
 	}
 	both = !strcmp(o.mode, "both");
+	kernel = !strcmp(o.mode, "kernel");
 	nr_cpus = libbpf_num_possible_cpus();
 	if (o.cpu < 0)
 		o.cpu = nr_cpus - 1;
@@ -594,6 +617,14 @@ int main(int argc, char **argv)
 		l.sluice_fd = sluice_fd;
 		if (sluice_setup(&o, &s))
 			goto out;
+	} else if (kernel) {
+		__u32 id = 0;
+
+		if (bpf_xdp_query_id(l.gwc_if, 0, &id) || id) {
+			fprintf(stderr, "livepps: an XDP program (id %u) is on gw-c: the kernel path "
+				"needs none\n", id);
+			goto out;
+		}
 	} else {
 		if (attach(l.gwc_if, bare_fd, "gw-c (is sluice attached?)"))
 			goto out;
@@ -606,6 +637,7 @@ int main(int argc, char **argv)
 	build_frame(frame, &l);
 	memcpy(l.skel->bss->lp_pkt, frame, LP_PKT_LEN);
 	l.skel->bss->lp_sport = htons(GEN_SPORT);
+	inet_pton(AF_INET, VIP, &l.skel->bss->lp_vip);
 
 	/* Rounds alternate, and which goes first alternates too, so a drift
 	 * of the machine's speed weighs on both the same. */
@@ -641,8 +673,9 @@ int main(int argc, char **argv)
 	}
 	bp = median(tb.pps, tb.rounds);
 	if (!both) {
-		printf("{\"mode\":\"bare\",\"pps\":%.0f,\"sent\":%llu,\"received\":%llu,\"elapsed_s\":%.3f,"
-		       "\"rounds\":%u,\"path_ok\":true}\n", bp, tb.sent, tb.received, tb.elapsed, tb.rounds);
+		printf("{\"mode\":\"%s\",\"pps\":%.0f,\"sent\":%llu,\"received\":%llu,\"elapsed_s\":%.3f,"
+		       "\"rounds\":%u,\"frame_bytes\":%d,\"cpu\":%d,\"path_ok\":true}\n", o.mode, bp,
+		       tb.sent, tb.received, tb.elapsed, tb.rounds, LP_PKT_LEN, o.cpu);
 	} else {
 		sp = median(ts.pps, ts.rounds);
 		printf("{\"bench\":\"xdp.live_pps\",\"pps\":%.0f,\"bare_pps\":%.0f,\"ratio\":%.3f,"

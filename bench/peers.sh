@@ -20,19 +20,26 @@
 #                   connections/s for DRILL_SECONDS (4); at 1 s b2's nginx is
 #                   killed / b2 is black-holed; failed client connections
 #                   counted; b2 restored and the gateway restarted after each
+#   live_pps        build/bench/livepps (live frames, BPF_F_TEST_XDP_LIVE_FRAMES,
+#                   one TCP flow from the client to the VIP, counted and
+#                   dropped by XDP on every backend's eth0): sluice with
+#                   `--mode both` (its figure; the bare redirect alternates
+#                   with it), nft with `--mode kernel` (nothing on gw-c, the
+#                   kernel forwards and DNATs; conntrack picks the flow up
+#                   mid-stream). HAProxy terminates TCP: no frame path.
 # One JSON line each on stdout: peer.conn_rate, peer.keepalive_rate,
-# peer.drill.crash, peer.drill.blackhole, with each gateway's figure, the
-# ratios vs_nft = sluice/nft and vs_haproxy = sluice/haproxy (null when the
-# divisor is 0 or a figure is missing) and, for the rates, p50/p99 latency.
-# Live-frame packets/s against the peers is not measured (see xdp.live_pps
-# for sluice alone). Targets are reported, never enforced.
+# peer.drill.crash, peer.drill.blackhole, peer.live_pps, with each gateway's
+# figure, the ratios vs_nft = sluice/nft and vs_haproxy = sluice/haproxy
+# (null when the divisor is 0 or a figure is missing) and, for the rates,
+# p50/p99 latency. Targets are reported, never enforced.
 #
 # The rates run in PEER_ROUNDS rounds, the gateways' order reversed every
 # other round; a gateway's figure is its best round (with that round's
 # latency), every round's rate in <gateway>_rounds.
 #
 # Environment: PEER_SECONDS (wrk duration, 5), PEER_THREADS (2),
-# PEER_CONNS (50), PEER_ROUNDS (2), DRILL_RATE (200), DRILL_SECONDS (4).
+# PEER_CONNS (50), PEER_ROUNDS (2), DRILL_RATE (200), DRILL_SECONDS (4),
+# PEER_LIVE_COUNT (frames per livepps round, 1000000), PEER_LIVE_ROUNDS (3).
 set -uo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECS=${PEER_SECONDS:-5}
@@ -41,6 +48,8 @@ CONNS=${PEER_CONNS:-50}
 ROUNDS=${PEER_ROUNDS:-2}
 RATE=${DRILL_RATE:-200}
 DSECS=${DRILL_SECONDS:-4}
+LIVE_COUNT=${PEER_LIVE_COUNT:-1000000}
+LIVE_ROUNDS=${PEER_LIVE_ROUNDS:-3}
 MAXCONN=10000
 CT_MS=200
 NOTE="2-core VM: wrk, the gateway (sluice's XDP, the kernel's nft path or HAProxy) and the three nginx backends share both CPUs, so every figure is bounded by the client and backends as much as by the gateway"
@@ -242,6 +251,26 @@ drills() {
 	sleep 0.5
 }
 
+# live GW: livepps through GW (sluice: --mode both; nft: --mode kernel);
+# its packets/s into L_GW, its JSON line into the log
+live() {
+	local gw=$1 mode out=$LAB_DIR/livepps.$1 pps
+	case $gw in
+	sluice) mode=both ;;
+	nft) mode=kernel ;;
+	esac
+	if "${gw}_start"; then
+		timeout --foreground 120 "$LAB_BUILD/bench/livepps" --prefix "$LAB_PREFIX" --mode "$mode" \
+			--pin-root "$LAB_PIN_ROOT" --count "$LIVE_COUNT" --rounds "$LIVE_ROUNDS" >"$out"
+		pps=$(sed -n 's/^{.*"pps":\([0-9][0-9]*\).*/\1/p' "$out")
+		printf -v "L_$gw" %s "${pps:-null}"
+		log "$gw live_pps: ${pps:-?} $(cat "$out")"
+	else
+		log "$gw did not start"
+	fi
+	"${gw}_stop"
+}
+
 # every figure starts as null: a gateway that did not start leaves it so
 for g in sluice nft hap; do
 	for k in conn ka; do
@@ -252,6 +281,7 @@ for g in sluice nft hap; do
 		printf -v "D_${k}_${g}_att" null
 	done
 done
+L_sluice=null L_nft=null
 hap_conf
 # Rates in ROUNDS rounds, the gateways' order reversed every other round
 # (none always runs first on a fresh lab); each gateway's best round counts.
@@ -267,6 +297,12 @@ for g in sluice nft hap; do
 	best ka "$g"
 	log "---- $g, drills"
 	drills "$g"
+done
+# Live frames last: the kernel round leaves the generator's flow in the
+# gateway's conntrack table (DNAT'd), which no later work should meet.
+for g in sluice nft; do
+	log "---- $g, live frames, $LIVE_ROUNDS x $LIVE_COUNT"
+	live "$g"
 done
 
 # ---- JSON ------------------------------------------------------------------
@@ -315,3 +351,6 @@ rate_line conn conn_rate "new connections/s" \
 rate_line ka keepalive_rate "requests/s" ""
 drill_line crash
 drill_line blackhole
+vl=$(ratio "$L_sluice" "$L_nft")
+printf '{"bench":"peer.live_pps","unit":"packets/s","sluice":%s,"nft":%s,"haproxy":null,"vs_nft":%s,"vs_haproxy":null,"target_vs_nft":5,"target_vs_nft_met":%s,"frames_per_round":%s,"rounds":%s,"note":"haproxy terminates TCP: no frame path to compare; live frames (64 B, one TCP flow) counted at the backends; sluice: its XDP on gw-c, the flow established on b1; nft: nothing on gw-c, kernel forwarding with conntrack and the DNAT rule"}\n' \
+	"$L_sluice" "$L_nft" "$vl" "$(met "$vl" 5)" "$LIVE_COUNT" "$LIVE_ROUNDS" >&3

@@ -12,9 +12,10 @@
 #                   sluiced on 1,000 services x 10 backends (bench/ctl_bench.sh)
 #   drill.crash, drill.blackhole
 #                   failure detection under 200 new connections/s (bench/drill.sh)
-#   peer.conn_rate, peer.keepalive_rate, peer.drill.crash, peer.drill.blackhole
-#                   sluice against nftables DNAT and HAProxy on the same lab
-#                   (bench/peers.sh)
+#   peer.conn_rate, peer.keepalive_rate, peer.drill.crash, peer.drill.blackhole,
+#   peer.live_pps   sluice against nftables DNAT and HAProxy on the same lab
+#                   (bench/peers.sh; live_pps: livepps --mode both against
+#                   --mode kernel, PEER_LIVE_COUNT frames a round)
 #   abuse.random, abuse.synflood, abuse.tablefull, abuse.kill9
 #                   the abuse tests' figures (bench/abuse.sh; `make soak`
 #                   runs their long versions)
