@@ -25,7 +25,7 @@ DEPS := clang llvm gcc make pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev 
 	libmnl-dev libnl-3-dev libnl-route-3-dev libconfig-dev libcmocka-dev \
 	iproute2 ethtool nginx-light curl libsystemd-dev jq libclang-rt-14-dev nftables \
 	iptables libnetfilter-queue-dev \
-	libcurl4-openssl-dev libmicrohttpd-dev prometheus haproxy wrk
+	libcurl4-openssl-dev libmicrohttpd-dev prometheus haproxy wrk strace
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
