@@ -72,10 +72,9 @@ struct sl_resil {
 	__u32 max_id;               /* highest backend id seen in the mirror */
 	__u64 inject_failed;        /* rebuilt SYNs the program could not be run on */
 	/* per-CPU stats read in batches */
-	void *stats_buf;
-	__u32 *stats_keys;
+	void *stats_buf;            /* ids 0..max_id, as sl_dp_read_percpu() lays them out */
+	void *one;                  /* one id's per-CPU stats (read_one) */
 	size_t stats_vsz;           /* one CPU's value, rounded to 8 */
-	__u32 stats_n;              /* ids read by the last read_stats() */
 	/* reconciliation */
 	__s64 *exp_active, *exp_pend;
 };
@@ -216,54 +215,49 @@ static void changed(struct sl_resil *r, struct rbk *b, int rc, const struct sl_b
 
 /* ---- passive signals ----------------------------------------------------- */
 
-/* Read the per-CPU stats of ids 0..max_id in one batch. */
+/* Read the per-CPU stats of ids 0..max_id (batch lookups). */
 static int read_stats(struct sl_resil *r)
 {
-	__u32 n = r->max_id + 1, count, out_batch = 0;
-	int ncpu = r->dp->nr_cpus, rc;
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-
-	count = n;
-	rc = bpf_map_lookup_batch(FD(r, sl_bk_stats), NULL, &out_batch, r->stats_keys,
-				  r->stats_buf, &count, &opts);
-	if (rc && rc != -ENOENT)
-		return rc;
-	r->stats_n = count;
-	(void)ncpu;
-	return 0;
+	return sl_dp_read_percpu(r->dp, FD(r, sl_bk_stats), 0, r->max_id + 1,
+				 sizeof(struct sl_bk_stats), r->stats_buf);
 }
 
-static const struct sl_bk_stats *cpu_stats(const struct sl_resil *r, __u32 idx, int cpu)
+/* One id's per-CPU stats into buf (nr_cpus values of stats_vsz). */
+static int read_one(struct sl_resil *r, __u32 id, void *buf)
 {
-	return (const void *)((char *)r->stats_buf + ((size_t)idx * r->dp->nr_cpus + cpu) * r->stats_vsz);
+	return bpf_map_lookup_elem(FD(r, sl_bk_stats), &id, buf);
 }
 
-static void sum_stats(struct sl_resil *r, __u32 id, struct sl_bk_stats *s,
-		      const struct sl_bk_stats *(*get)(const struct sl_resil *, __u32, int), __u32 idx)
+/* CPU cpu's values of the id-th entry of buf (a per-CPU read). */
+static const struct sl_bk_stats *cpu_stats(const struct sl_resil *r, const void *buf, __u32 id, int cpu)
 {
-	const __u64 *v;
+	return (const void *)((const char *)buf + ((size_t)id * r->dp->nr_cpus + cpu) * r->stats_vsz);
+}
+
+/* The 64-bit counters of entry id of buf summed over the CPUs (the
+ * histogram is taken apart: take_hist). */
+static void sum_stats(const struct sl_resil *r, const void *buf, __u32 id, struct sl_bk_stats *s)
+{
 	__u64 *d = (__u64 *)s;
 	unsigned k, n64 = offsetof(struct sl_bk_stats, hs_hist) / 8;
 	int cpu;
 
-	(void)id;
 	memset(s, 0, sizeof(*s));
 	for (cpu = 0; cpu < r->dp->nr_cpus; cpu++) {
-		const struct sl_bk_stats *c = get(r, idx, cpu);
+		const __u64 *v = (const __u64 *)cpu_stats(r, buf, id, cpu);
 
-		v = (const __u64 *)c;
 		for (k = 0; k < n64; k++)
 			d[k] += v[k];
 	}
 }
 
 /* The handshake histogram: u32 per CPU in the map, differences summed here. */
-static void take_hist(struct sl_resil *r, struct rbk *b, __u32 idx)
+static void take_hist(struct sl_resil *r, struct rbk *b)
 {
 	int cpu, k;
 
 	for (cpu = 0; cpu < r->dp->nr_cpus; cpu++) {
-		const struct sl_bk_stats *c = cpu_stats(r, idx, cpu);
+		const struct sl_bk_stats *c = cpu_stats(r, r->stats_buf, b->id, cpu);
 
 		for (k = 0; k < SL_HS_BUCKETS; k++) {
 			__u32 *prev = &b->hist_prev[cpu * SL_HS_BUCKETS + k];
@@ -326,25 +320,10 @@ static void feed_calls(struct sl_resil *r, struct rbk *b, __u64 now)
  * came before it count first). */
 static void sync_one(struct sl_resil *r, struct rbk *b, __u64 now)
 {
-	size_t vsz = r->stats_vsz * r->dp->nr_cpus;
-	char *buf = malloc(vsz);
-	__u64 *d = (__u64 *)&b->sum;
-	unsigned k, n64 = offsetof(struct sl_bk_stats, hs_hist) / 8;
-	int cpu;
-
-	if (!buf)
+	if (read_one(r, b->id, r->one))
 		return;
-	if (!bpf_map_lookup_elem(FD(r, sl_bk_stats), &b->id, buf)) {
-		memset(&b->sum, 0, sizeof(b->sum));
-		for (cpu = 0; cpu < r->dp->nr_cpus; cpu++) {
-			const __u64 *v = (const __u64 *)(buf + cpu * r->stats_vsz);
-
-			for (k = 0; k < n64; k++)
-				d[k] += v[k];
-		}
-		feed_successes(r, b, now);
-	}
-	free(buf);
+	sum_stats(r, r->one, 0, &b->sum);
+	feed_successes(r, b, now);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -386,19 +365,18 @@ static void tick(struct sl_resil *r)
 {
 	struct sl_brk_trans t;
 	__u64 now = now_ns();
-	__u32 i, id;
+	__u32 id;
 
 	ring_buffer__consume(r->ring);
 	if (read_stats(r))
 		return;
-	for (i = 0; i < r->stats_n; i++) {
-		struct rbk *b;
+	for (id = 1; id <= r->max_id; id++) {
+		struct rbk *b = r->bk[id];
 
-		id = r->stats_keys[i];
-		if (id >= SL_MAX_BACKENDS || !(b = r->bk[id]))
+		if (!b)
 			continue;
-		sum_stats(r, id, &b->sum, cpu_stats, i);
-		take_hist(r, b, i);
+		sum_stats(r, r->stats_buf, id, &b->sum);
+		take_hist(r, b);
 		feed_successes(r, b, now);
 		feed_calls(r, b, now);
 	}
@@ -571,9 +549,8 @@ static void reconcile(struct sl_resil *r)
 	svc_dr = calloc(SL_MAX_SERVICES, sizeof(__s64));
 	if (!keys || !vals || !s0 || !svc_e || !svc_da || !svc_dr || read_stats(r))
 		goto out;
-	for (i = 0; i < r->stats_n; i++)
-		if (r->stats_keys[i] < n)
-			sum_stats(r, r->stats_keys[i], &s0[r->stats_keys[i]], cpu_stats, i);
+	for (id = 1; id < n; id++)
+		sum_stats(r, r->stats_buf, id, &s0[id]);
 	memset(r->exp_active, 0, SL_MAX_BACKENDS * sizeof(__s64));
 	memset(r->exp_pend, 0, SL_MAX_BACKENDS * sizeof(__s64));
 
@@ -615,15 +592,14 @@ static void reconcile(struct sl_resil *r)
 
 	if (read_stats(r))
 		goto out;
-	for (i = 0; i < r->stats_n; i++) {
+	for (id = 1; id < n; id++) {
 		const struct sl_backend *bk;
 		__s64 la, lp, ca, cp, da, dr;
 		struct rbk *b;
 
-		id = r->stats_keys[i];
-		if (id == 0 || id >= n || !(bk = sl_dp_backend(r->dp, id)))
+		if (!(bk = sl_dp_backend(r->dp, id)))
 			continue;
-		sum_stats(r, id, &s1, cpu_stats, i);
+		sum_stats(r, r->stats_buf, id, &s1);
 		da = s1.new_flows - s0[id].new_flows;
 		dr = s1.released - s0[id].released;
 		if (bk->svc_id < SL_MAX_SERVICES) {
@@ -709,10 +685,10 @@ int sl_resil_open(struct sl_resil **out, struct sl_dp *dp, sl_resil_event_fn ev,
 				       SL_DEFAULT_PENDING_SCAN_MS, SL_DEFAULT_CLOSING_TIMEOUT_S };
 	r->stats_vsz = (sizeof(struct sl_bk_stats) + 7) & ~7ul;
 	r->stats_buf = calloc((size_t)SL_MAX_BACKENDS * dp->nr_cpus, r->stats_vsz);
-	r->stats_keys = calloc(SL_MAX_BACKENDS, sizeof(__u32));
 	r->exp_active = calloc(SL_MAX_BACKENDS, sizeof(__s64));
 	r->exp_pend = calloc(SL_MAX_BACKENDS, sizeof(__s64));
-	if (!r->stats_buf || !r->stats_keys || !r->exp_active || !r->exp_pend) {
+	r->one = calloc(dp->nr_cpus, r->stats_vsz);
+	if (!r->stats_buf || !r->one || !r->exp_active || !r->exp_pend) {
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto fail;
@@ -787,7 +763,7 @@ void sl_resil_close(struct sl_resil *r)
 	if (r->rec_fd >= 0)
 		close(r->rec_fd);
 	free(r->stats_buf);
-	free(r->stats_keys);
+	free(r->one);
 	free(r->exp_active);
 	free(r->exp_pend);
 	free(r);
@@ -878,18 +854,18 @@ static struct rbk *adopt(struct sl_resil *r, __u32 id, const struct sl_cfg_servi
 		b->since_ns = now;
 	}
 	/* what the data path counted before this daemon is not fed again */
-	if (!bpf_map_lookup_elem(FD(r, sl_bk_stats), &id, r->stats_buf)) {
+	if (!read_one(r, id, r->one)) {
 		struct sl_bk_stats s;
 		int cpu, k;
 
-		sum_stats(r, id, &s, cpu_stats, 0);
+		sum_stats(r, r->one, 0, &s);
 		b->hs_fed = s.handshakes;
 		b->calls_fed = s.handshakes;
 		b->slow_fed = s.slow_calls;
 		b->sum = s;
 		for (cpu = 0; cpu < r->dp->nr_cpus; cpu++)
 			for (k = 0; k < SL_HS_BUCKETS; k++)
-				b->hist_prev[cpu * SL_HS_BUCKETS + k] = cpu_stats(r, 0, cpu)->hs_hist[k];
+				b->hist_prev[cpu * SL_HS_BUCKETS + k] = cpu_stats(r, r->one, 0, cpu)->hs_hist[k];
 	}
 	return b;
 }
