@@ -470,14 +470,16 @@ static void scan_pending(struct sl_resil *r)
 			struct sl_conn c;
 			struct sl_brk_trans t;
 			struct rbk *b;
+			int found;
 
 			if (now - vals[i].syn_ns < (__u64)vals[i].connect_timeout_ms * NS_PER_MS)
 				continue;
-			if (bpf_map_lookup_elem(cfd, &keys[i], &c) || c.state != SL_CONN_PENDING ||
+			found = !bpf_map_lookup_elem(cfd, &keys[i], &c);
+			if (!found || c.state != SL_CONN_PENDING ||
 			    c.bk_id != vals[i].bk_id || c.syn_ns != vals[i].syn_ns) {
 				/* stale: the flow is gone or has moved on; a move
 				 * rewrote the listing with a later SYN time: keep that */
-				if (bpf_map_lookup_elem(cfd, &keys[i], &c) || c.syn_ns <= vals[i].syn_ns)
+				if (!found || c.syn_ns <= vals[i].syn_ns)
 					bpf_map_delete_elem(fd, &keys[i]);
 				continue;
 			}
