@@ -170,6 +170,8 @@ __attribute__((noinline)) int sl_conn_ev(struct sl_conn *c, struct sl_flow_key *
 		bpf_map_delete_elem(&sl_pending, k);
 	if (!bs)
 		return 1;
+	if (ev == SL_CE_SYNACK || ev == SL_CE_BK_RST)
+		sl_bk_touch(bl);
 
 	if (ev == SL_CE_SYNACK) {
 		struct sl_svc *svc;
@@ -222,6 +224,7 @@ __attribute__((noinline)) int sl_syn_retx(struct sl_conn *c, struct sl_flow_key 
 	bs = bpf_map_lookup_elem(&sl_bk_stats, &bk_id);
 	if (bs)
 		bs->conn_timeout++;
+	sl_bk_touch_id(bk_id);
 	ev_push(SL_EV_TIMEOUT, bk_id, c->svc_id, 0);
 	return 1;
 }

@@ -45,6 +45,19 @@ struct {
 	__type(value, struct sl_bk_live);
 } sl_bk_live SEC(".maps");
 
+/* The breakers' signals of this backend moved (struct sl_bk_live). Written
+ * only when not set yet: the line stays shared between CPUs. */
+static __always_inline void sl_bk_touch(struct sl_bk_live *bl)
+{
+	if (bl && !bl->touched)
+		bl->touched = 1;
+}
+
+static __always_inline void sl_bk_touch_id(__u32 bk_id)
+{
+	sl_bk_touch(bpf_map_lookup_elem(&sl_bk_live, &bk_id));
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, SL_MAX_SERVICES);

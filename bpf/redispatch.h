@@ -207,6 +207,7 @@ moved:
 		if (why == SL_MOVE_REFUSED) {
 			bs->conn_refused++;
 			bs->redispatch_refused++;
+			sl_bk_touch(bl);
 		} else {
 			bs->redispatch_timeout++;
 		}

@@ -1076,6 +1076,7 @@ static __always_inline int icmp_from_backend(struct xdp_md *ctx, struct pkt *p, 
 		bs = bpf_map_lookup_elem(&sl_bk_stats, &bk_id);
 		if (bs)
 			bs->icmp_unreach++;
+		sl_bk_touch_id(bk_id);
 		ev_push(SL_EV_ICMP, bk_id, rev->svc_id, 0);
 	}
 	from_backend = same_addr(p->k.src, q->dst);

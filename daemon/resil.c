@@ -74,6 +74,7 @@ struct sl_resil {
 	/* per-CPU stats read in batches */
 	void *stats_buf;            /* ids 0..max_id, as sl_dp_read_percpu() lays them out */
 	void *one;                  /* one id's per-CPU stats (read_one) */
+	__u32 *touched;             /* the tick's list of ids whose signals moved */
 	size_t stats_vsz;           /* one CPU's value, rounded to 8 */
 	/* reconciliation */
 	__s64 *exp_active, *exp_pend;
@@ -252,12 +253,12 @@ static void sum_stats(const struct sl_resil *r, const void *buf, __u32 id, struc
 }
 
 /* The handshake histogram: u32 per CPU in the map, differences summed here. */
-static void take_hist(struct sl_resil *r, struct rbk *b)
+static void take_hist(struct sl_resil *r, struct rbk *b, const void *buf, __u32 idx)
 {
 	int cpu, k;
 
 	for (cpu = 0; cpu < r->dp->nr_cpus; cpu++) {
-		const struct sl_bk_stats *c = cpu_stats(r, r->stats_buf, b->id, cpu);
+		const struct sl_bk_stats *c = cpu_stats(r, buf, idx, cpu);
 
 		for (k = 0; k < SL_HS_BUCKETS; k++) {
 			__u32 *prev = &b->hist_prev[cpu * SL_HS_BUCKETS + k];
@@ -361,6 +362,53 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/*
+ * The passive signals: only the backends whose signals moved are read
+ * (sl_bk_live.touched, set by the data path after it counted, taken back
+ * here before the read: a count is read this tick or the next, never
+ * missed). One lookup each while they are few, one batch read of every id
+ * once they are more than 1 in TICK_BATCH_AT.
+ */
+#define TICK_BATCH_AT 16
+
+static void tick_signals(struct sl_resil *r, __u64 now)
+{
+	__u32 id, i, n = 0;
+	int batch;
+
+	for (id = 1; id <= r->max_id; id++) {
+		__u32 *t = &r->dp->bk_live[id].touched;
+
+		if (r->bk[id] && __atomic_load_n(t, __ATOMIC_RELAXED) &&
+		    __atomic_exchange_n(t, 0, __ATOMIC_ACQ_REL))
+			r->touched[n++] = id;
+	}
+	batch = n && (__u64)n * TICK_BATCH_AT > r->max_id;
+	if (batch && read_stats(r)) {
+		for (i = 0; i < n; i++)   /* read next time */
+			__atomic_store_n(&r->dp->bk_live[r->touched[i]].touched, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct rbk *b = r->bk[r->touched[i]];
+		const void *buf = r->stats_buf;
+		__u32 idx = b->id;
+
+		if (!batch) {
+			if (read_one(r, b->id, r->one)) {
+				__atomic_store_n(&r->dp->bk_live[b->id].touched, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			buf = r->one;
+			idx = 0;
+		}
+		sum_stats(r, buf, idx, &b->sum);
+		take_hist(r, b, buf, idx);
+		feed_successes(r, b, now);
+		feed_calls(r, b, now);
+	}
+}
+
 static void tick(struct sl_resil *r)
 {
 	struct sl_brk_trans t;
@@ -368,18 +416,7 @@ static void tick(struct sl_resil *r)
 	__u32 id;
 
 	ring_buffer__consume(r->ring);
-	if (read_stats(r))
-		return;
-	for (id = 1; id <= r->max_id; id++) {
-		struct rbk *b = r->bk[id];
-
-		if (!b)
-			continue;
-		sum_stats(r, r->stats_buf, id, &b->sum);
-		take_hist(r, b);
-		feed_successes(r, b, now);
-		feed_calls(r, b, now);
-	}
+	tick_signals(r, now);
 	for (id = 1; id <= r->max_id; id++) {
 		struct rbk *b = r->bk[id];
 
@@ -690,7 +727,8 @@ int sl_resil_open(struct sl_resil **out, struct sl_dp *dp, sl_resil_event_fn ev,
 	r->exp_active = calloc(SL_MAX_BACKENDS, sizeof(__s64));
 	r->exp_pend = calloc(SL_MAX_BACKENDS, sizeof(__s64));
 	r->one = calloc(dp->nr_cpus, r->stats_vsz);
-	if (!r->stats_buf || !r->one || !r->exp_active || !r->exp_pend) {
+	r->touched = calloc(SL_MAX_BACKENDS, sizeof(__u32));
+	if (!r->stats_buf || !r->one || !r->touched || !r->exp_active || !r->exp_pend) {
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto fail;
@@ -766,6 +804,7 @@ void sl_resil_close(struct sl_resil *r)
 		close(r->rec_fd);
 	free(r->stats_buf);
 	free(r->one);
+	free(r->touched);
 	free(r->exp_active);
 	free(r->exp_pend);
 	free(r);

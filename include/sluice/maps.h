@@ -142,7 +142,11 @@ struct sl_bk_live {
 	__s32 pending;              /* entries with SL_CONN_F_PEND */
 	__s32 trial_tokens;         /* HALF_OPEN admissions left (written by the daemon,
 	                               decremented by the data path) */
-	__u32 reserved;
+	__u32 touched;              /* set by the data path after it counted a signal the
+	                               breakers read (handshake, slow call, refusal, reset,
+	                               connect timeout, ICMP unreachable); taken back to 0
+	                               by the daemon's tick, which then reads this
+	                               backend's sl_bk_stats (only those) */
 };
 
 struct sl_svc_live {

@@ -764,6 +764,14 @@ static void rst_v6_ack_vlan_ext(void **state)   { rst_case(6, 1, 1, 1, 0); }
 
 /* SYN, SYN-ACK, FIN: pending then established then closed, every unit
  * back, the pending entry made and removed. */
+static void set_touched(__u32 id, __u32 v)
+{
+	struct sl_bk_live l = fx_bk_live(id);
+
+	l.touched = v;
+	fx_bk_live_put(id, &l);
+}
+
 static void syn_synack_fin(int af, int fin_from_backend)
 {
 	__u32 svc = svc_id_of(af), id;
@@ -777,9 +785,11 @@ static void syn_synack_fin(int af, int fin_from_backend)
 	fx_spec_fwd(&s, af, P_TCP, 37100, vport_of(af));
 	fx_flow_key(&k, s.src, s.sport, s.dst, s.dport, P_TCP);
 	id = fx_predict(svc_of(af), &k, 0);
+	set_touched(id, 0);
 	b0 = fx_bk_stats(id);
 	fx_open_flow(&s, svc_of(af));
 	b1 = fx_bk_stats(id);
+	assert_int_equal(fx_bk_live(id).touched, 0);   /* a SYN is no signal */
 	assert_int_equal(b1.new_flows - b0.new_flows, 1);
 	assert_int_equal(b1.pend_taken - b0.pend_taken, 1);
 	c = conn_of(&s);
@@ -810,6 +820,7 @@ static void syn_synack_fin(int af, int fin_from_backend)
 	assert_int_equal(b1.handshakes - b0.handshakes, 1);
 	assert_int_equal(b1.pend_released - b0.pend_released, 1);
 	assert_int_equal(b1.released - b0.released, 0);
+	assert_int_equal(fx_bk_live(id).touched, 1);   /* the daemon's tick reads it */
 	no_event();                             /* not a trial flow */
 
 	/* a SYN-ACK again (retransmitted) changes nothing */
