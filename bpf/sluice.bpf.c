@@ -1118,7 +1118,9 @@ static __always_inline int icmp_error(struct xdp_md *ctx, struct pkt *p, void *e
 	__builtin_memcpy(key->addr, q.dst, 16);
 	key->port = q.dport;
 	rev = bpf_map_lookup_elem(&sl_rev, key);
-	if (rev)
+	/* sent to the client the quoted packet came from: another address
+	 * would get an error about a flow it is not part of */
+	if (rev && same_addr(p->k.dst, q.src))
 		return icmp_from_backend(ctx, p, end, &q, rev);
 	return out(to_vip_addr(p) ? SL_R_ICMP_UNMATCHED : SL_R_NOT_OURS);
 }

@@ -452,6 +452,40 @@ static void unknown_flow(void **state)
 	assert_int_equal(fx_conn_count(), 0);
 }
 
+/*
+ * An error about a real flow from the backend side, but sent to an address
+ * other than the flow's client (a backend, say): not forwarded to the
+ * client as if it were its own, but left to the kernel.
+ */
+static void not_to_the_client(void **state)
+{
+	static struct pkt quote;
+	struct spec fwd, atbk, o;
+	struct sl_bk_stats b0;
+	char bkaddr[64];
+	uint16_t bkport;
+	__u32 id;
+	int af;
+
+	for (af = 4; af <= 6; af += 2) {
+		short_fwd(&fwd, af, P_UDP, 43050, 53);
+		id = fx_open_flow(&fwd, af == 4 ? "dns" : "dns6");
+		fx_bk_addr(id, bkaddr, sizeof(bkaddr), &bkport);
+		atbk = fwd;
+		atbk.dst = bkaddr;
+		atbk.dport = bkport;
+		atbk.ttl = 63;
+		spec_build_ip(&atbk, &quote);
+		icmp_outer(&o, af, af == 4 ? FX_ROUTER4 : FX_ROUTER6,
+			   af == 4 ? FX_OTHER4 : FX_OTHER6, af == 4 ? 3 : 1, af == 4 ? 3 : 4, 0, &quote, 0);
+		o.dmac = FX_MAC_GW_B;
+		o.smac = MAC_BACKEND;
+		b0 = fx_bk_stats(id);
+		expect_icmp(&o, fx.if_b, XDP_PASS, SL_R_NOT_OURS);
+		assert_int_equal(fx_bk_stats(id).icmp_unreach, b0.icmp_unreach);
+	}
+}
+
 static void malformed_quote(void **state)
 {
 	static struct pkt quote;
@@ -545,6 +579,7 @@ int main(void)
 	const struct CMUnitTest t[] = {
 		cmocka_unit_test_setup(v4_frag_needed_from_backend, per_test),
 		cmocka_unit_test_setup(v4_frag_needed_from_router, per_test),
+		cmocka_unit_test_setup(not_to_the_client, per_test),
 		cmocka_unit_test_setup(v4_port_unreachable_udp, per_test),
 		cmocka_unit_test_setup(v4_port_unreachable_udp_no_checksum, per_test),
 		cmocka_unit_test_setup(v4_time_exceeded_from_router, per_test),
