@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Active health checks (health.h), on libcurl's multi interface driven by
- * the module's own epoll fd: curl's sockets (CURLMOPT_SOCKETFUNCTION) and
- * one timerfd for the earlier of curl's timeout (CURLMOPT_TIMERFUNCTION)
- * and the next due check. Due times are kept in a min-heap, checks are
- * found by backend id in an array: nothing walks every backend per event.
- * No threads and no blocking calls (URLs carry address literals, so curl
- * never resolves a name). See docs/decisions.md, "Health checks".
+ * Active health checks (health.h), driven by the module's own epoll fd.
+ * TCP checks are a non-blocking connect() on a pooled socket in that set
+ * (edge-triggered), ended once connected by connect(AF_UNSPEC), which
+ * sends an RST and leaves the socket ready for the next check: no FIN
+ * exchange, no TIME_WAIT at either end, no socket made per check. HTTP(S)
+ * checks run on libcurl's multi
+ * interface: curl's sockets (CURLMOPT_SOCKETFUNCTION) are in the same set.
+ * One timerfd for the earliest of curl's timeout (CURLMOPT_TIMERFUNCTION),
+ * the next due check and the next TCP deadline. Due times are kept in a
+ * min-heap, checks are found by backend id in an array: nothing walks
+ * every backend per event. No threads and no blocking calls (URLs carry
+ * address literals, so curl never resolves a name). See docs/decisions.md,
+ * "Health checks".
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,8 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <curl/curl.h>
@@ -28,9 +37,9 @@
 #define NOT_QUEUED  UINT32_MAX
 #define USER_AGENT  "sluice-health/0.1"
 
-/* epoll data: what << 32 | fd */
-enum { EV_TIMER = 1, EV_SOCK };
-#define EV_DATA(what, fd) (((__u64)(what) << 32) | (__u32)(fd))
+/* epoll data: what << 32 | fd (EV_TIMER, EV_SOCK) or pool slot (EV_TCP) */
+enum { EV_TIMER = 1, EV_SOCK, EV_TCP };
+#define EV_DATA(what, n) (((__u64)(what) << 32) | (__u32)(n))
 
 /* A check in flight: what must live as long as the transfer. */
 struct xfer {
@@ -42,25 +51,50 @@ struct xfer {
 
 struct hc {
 	__u32 bk_id;
-	__u32 heap_idx;             /* in h->heap, NOT_QUEUED when not there */
+	__u32 heap_idx;             /* in h->due, NOT_QUEUED when not there */
+	__u32 dl_idx;               /* in h->dl while a TCP check runs, else NOT_QUEUED */
 	__u64 due_ns;               /* next start (CLOCK_MONOTONIC) */
+	__u64 deadline_ns;          /* of the running TCP check: start + timeout_ms */
+	__u64 start_ns;             /* of the running TCP check */
+	__u32 sock;                 /* running TCP check's pool slot + 1, or 0 */
 	struct sl_l4addr addr;
 	struct sl_cfg_check c;
 	char svc[SL_NAME_MAX];
 	char name[64];              /* "198.19.0.11:80", "[2001:2::11]:80" */
-	struct xfer *x;             /* running check, or NULL */
+	struct xfer *x;             /* running HTTP(S) check, or NULL */
 	struct sl_health_info info; /* info.state is the state */
+};
+
+/*
+ * A TCP check's socket. Made on first need, in the epoll set for good
+ * (EPOLLOUT | EPOLLET), disconnected after each check and kept on a free
+ * list per family: as many as checks ever ran at once (<= max_running).
+ */
+struct tsock {
+	int fd;                     /* -1: none (yet, or dropped after an error) */
+	__u32 bk_id;                /* the check it serves; 0: free */
+	__u32 next_free;            /* on a free list: the next slot + 1, or 0 */
+};
+
+/* A min-heap of checks: on due_ns (every check) or on deadline_ns (dl:
+ * the running TCP checks, whose timeouts are the module's own). */
+struct heap {
+	struct hc **v;
+	__u32 len, cap;
+	int dl;
 };
 
 struct sl_health {
 	int epfd, tfd;
+	struct tsock *socks;
+	__u32 nsocks, socks_cap;
+	__u32 free_socks[2];        /* IPv4, IPv6: first free slot + 1, or 0 */
 	CURLM *multi;
 	sl_health_cb cb;
 	void *ctx;
 	struct hc **by_id;          /* bk_id -> check, by_id_len entries */
 	__u32 by_id_len;
-	struct hc **heap;           /* min-heap on due_ns: every check, running or not */
-	__u32 heap_len, heap_cap;
+	struct heap due, dl;
 	unsigned running, max_running;
 	__u64 curl_due_ns;          /* curl's timeout (CLOCK_MONOTONIC); 0: none */
 	__u64 armed_ns;             /* what tfd is set to; 0: not armed, or fired */
@@ -114,84 +148,100 @@ const char *sl_check_type_name(enum sl_check_type t)
 	return "?";
 }
 
-/* ---- the heap of due times ---------------------------------------------- */
+/* ---- the heaps: due times, TCP deadlines -------------------------------- */
 
-static void heap_set(struct sl_health *h, __u32 i, struct hc *e)
+static __u64 hkey(const struct heap *q, const struct hc *e)
 {
-	h->heap[i] = e;
-	e->heap_idx = i;
+	return q->dl ? e->deadline_ns : e->due_ns;
 }
 
-static void heap_up(struct sl_health *h, __u32 i)
+static void heap_set(struct heap *q, __u32 i, struct hc *e)
 {
-	struct hc *e = h->heap[i];
+	q->v[i] = e;
+	*(q->dl ? &e->dl_idx : &e->heap_idx) = i;
+}
+
+static __u32 heap_idx(const struct heap *q, const struct hc *e)
+{
+	return q->dl ? e->dl_idx : e->heap_idx;
+}
+
+static void heap_up(struct heap *q, __u32 i)
+{
+	struct hc *e = q->v[i];
 
 	while (i) {
 		__u32 p = (i - 1) / 2;
 
-		if (h->heap[p]->due_ns <= e->due_ns)
+		if (hkey(q, q->v[p]) <= hkey(q, e))
 			break;
-		heap_set(h, i, h->heap[p]);
+		heap_set(q, i, q->v[p]);
 		i = p;
 	}
-	heap_set(h, i, e);
+	heap_set(q, i, e);
 }
 
-static void heap_down(struct sl_health *h, __u32 i)
+static void heap_down(struct heap *q, __u32 i)
 {
-	struct hc *e = h->heap[i];
+	struct hc *e = q->v[i];
 
 	for (;;) {
 		__u32 l = 2 * i + 1, m = l;
 
-		if (l >= h->heap_len)
+		if (l >= q->len)
 			break;
-		if (l + 1 < h->heap_len && h->heap[l + 1]->due_ns < h->heap[l]->due_ns)
+		if (l + 1 < q->len && hkey(q, q->v[l + 1]) < hkey(q, q->v[l]))
 			m = l + 1;
-		if (e->due_ns <= h->heap[m]->due_ns)
+		if (hkey(q, e) <= hkey(q, q->v[m]))
 			break;
-		heap_set(h, i, h->heap[m]);
+		heap_set(q, i, q->v[m]);
 		i = m;
 	}
-	heap_set(h, i, e);
+	heap_set(q, i, e);
 }
 
-static int heap_push(struct sl_health *h, struct hc *e)
+/* room for one more: 0 or -ENOMEM */
+static int heap_reserve(struct heap *q)
 {
-	if (h->heap_len == h->heap_cap) {
-		__u32 cap = h->heap_cap ? 2 * h->heap_cap : 64;
-		struct hc **n = realloc(h->heap, cap * sizeof(*n));
+	if (q->len == q->cap) {
+		__u32 cap = q->cap ? 2 * q->cap : 64;
+		struct hc **n = realloc(q->v, cap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
-		h->heap = n;
-		h->heap_cap = cap;
+		q->v = n;
+		q->cap = cap;
 	}
-	heap_set(h, h->heap_len++, e);
-	heap_up(h, e->heap_idx);
 	return 0;
 }
 
-/* the element at i changed its due time */
-static void heap_fix(struct sl_health *h, __u32 i)
+static int heap_push(struct heap *q, struct hc *e)
 {
-	struct hc *e = h->heap[i];
-
-	heap_up(h, i);
-	heap_down(h, e->heap_idx);
+	if (heap_reserve(q))
+		return -ENOMEM;
+	heap_set(q, q->len++, e);
+	heap_up(q, q->len - 1);
+	return 0;
 }
 
-static void heap_del(struct sl_health *h, struct hc *e)
+/* e's key changed */
+static void heap_fix(struct heap *q, struct hc *e)
 {
-	__u32 i = e->heap_idx;
+	heap_up(q, heap_idx(q, e));
+	heap_down(q, heap_idx(q, e));
+}
+
+static void heap_del(struct heap *q, struct hc *e)
+{
+	__u32 i = heap_idx(q, e);
 
 	if (i == NOT_QUEUED)
 		return;
-	e->heap_idx = NOT_QUEUED;
-	if (i == --h->heap_len)
+	*(q->dl ? &e->dl_idx : &e->heap_idx) = NOT_QUEUED;
+	if (i == --q->len)
 		return;
-	heap_set(h, i, h->heap[h->heap_len]);
-	heap_fix(h, i);
+	heap_set(q, i, q->v[q->len]);
+	heap_fix(q, q->v[i]);
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -215,13 +265,19 @@ static __u64 period(struct sl_health *h, const struct hc *e)
 	return interval_ns(e) + rnd_below(h, interval_ns(e) * e->c.jitter_pct / 100);
 }
 
+static int busy(const struct hc *e)
+{
+	return e->x || e->sock;
+}
+
 static int waiting_for_slot(const struct sl_health *h, const struct hc *e, __u64 now)
 {
-	return e->due_ns <= now && !e->x && h->running >= h->max_running;
+	return e->due_ns <= now && !busy(e) && h->running >= h->max_running;
 }
 
 /*
- * tfd: the earlier of curl's timeout and the next due check (none while
+ * tfd: the earliest of curl's timeout, the first TCP deadline and the
+ * next due check (none while
  * that check waits for a free slot: a completion runs a dispatch anyway),
  * rounded up to a whole millisecond so that one wake-up serves every
  * deadline in that millisecond. A timer set in a syscall costs more than a
@@ -233,9 +289,11 @@ static void arm(struct sl_health *h)
 	struct itimerspec its = { 0 };
 	__u64 want = h->curl_due_ns;
 
-	if (h->heap_len && !waiting_for_slot(h, h->heap[0], now_ns()) &&
-	    (!want || h->heap[0]->due_ns < want))
-		want = h->heap[0]->due_ns;
+	if (h->dl.len && (!want || h->dl.v[0]->deadline_ns < want))
+		want = h->dl.v[0]->deadline_ns;
+	if (h->due.len && !waiting_for_slot(h, h->due.v[0], now_ns()) &&
+	    (!want || h->due.v[0]->due_ns < want))
+		want = h->due.v[0]->due_ns;
 	if (!want)
 		return;
 	want = (want + NS_PER_MS - 1) / NS_PER_MS * NS_PER_MS;
@@ -322,6 +380,7 @@ int sl_health_open(struct sl_health **out, sl_health_cb cb, void *ctx, char *err
 		goto fail;
 	}
 	h->cb = cb;
+	h->dl.dl = 1;
 	h->ctx = ctx;
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -383,6 +442,84 @@ static void xfer_free(struct sl_health *h, struct hc *e)
 	h->running--;
 }
 
+/* ---- the TCP checks' sockets ----------------------------------------------- */
+
+static void sock_drop(struct tsock *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);   /* SO_LINGER 0: an RST if connected; leaves the epoll set */
+	s->fd = -1;
+}
+
+/* A free socket of the family (made when there is none): its slot, or
+ * -errno. */
+static int sock_get(struct sl_health *h, int v6)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET };
+	struct tsock *s;
+	__u32 i;
+	int rc;
+
+	if (h->free_socks[v6]) {
+		i = h->free_socks[v6] - 1;
+		h->free_socks[v6] = h->socks[i].next_free;
+		h->socks[i].next_free = 0;
+	} else {
+		if (h->nsocks == h->socks_cap) {
+			__u32 cap = h->socks_cap ? 2 * h->socks_cap : 64;
+			struct tsock *n = realloc(h->socks, cap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			h->socks = n;
+			h->socks_cap = cap;
+		}
+		i = h->nsocks++;
+		h->socks[i] = (struct tsock){ .fd = -1 };
+	}
+	s = &h->socks[i];
+	if (s->fd >= 0)
+		return (int)i;
+	s->fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       IPPROTO_TCP);
+	ev.data.u64 = EV_DATA(EV_TCP, i);
+	if (s->fd < 0 || setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) ||
+	    epoll_ctl(h->epfd, EPOLL_CTL_ADD, s->fd, &ev)) {
+		rc = -errno;
+		sock_drop(s);
+		s->next_free = h->free_socks[v6];
+		h->free_socks[v6] = i + 1;
+		return rc;
+	}
+	return (int)i;
+}
+
+/* Back to the free list, disconnected: connect(AF_UNSPEC) sends an RST
+ * when connected and unbinds; a socket it fails on is dropped. */
+static void sock_put(struct sl_health *h, __u32 i, int v6)
+{
+	struct tsock *s = &h->socks[i];
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+	if (s->fd >= 0 && connect(s->fd, &sa, sizeof(sa)))
+		sock_drop(s);
+	s->bk_id = 0;
+	s->next_free = h->free_socks[v6];
+	h->free_socks[v6] = i + 1;
+}
+
+/* Stop the running TCP check, if any. */
+static void tcp_stop(struct sl_health *h, struct hc *e)
+{
+	if (!e->sock)
+		return;
+	sock_put(h, e->sock - 1, e->addr.family == SL_AF_INET6);
+	e->sock = 0;
+	h->running--;
+	heap_del(&h->dl, e);
+}
+
 void sl_health_close(struct sl_health *h)
 {
 	if (!h)
@@ -392,10 +529,13 @@ void sl_health_close(struct sl_health *h)
 		struct hc *e = h->by_id[i];
 
 		if (e) {
-			xfer_free(h, e);
+			xfer_free(h, e);   /* TCP checks' sockets: below */
 			free(e);
 		}
 	}
+	for (__u32 i = 0; i < h->nsocks; i++)
+		sock_drop(&h->socks[i]);
+	free(h->socks);
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
 	if (h->epfd >= 0)
@@ -403,7 +543,8 @@ void sl_health_close(struct sl_health *h)
 	if (h->tfd >= 0)
 		close(h->tfd);
 	free(h->by_id);
-	free(h->heap);
+	free(h->due.v);
+	free(h->dl.v);
 	free(h);
 	if (curl_users && !--curl_users)
 		curl_global_cleanup();
@@ -425,6 +566,12 @@ unsigned sl_health_running(const struct sl_health *h)
 }
 
 /* ---- one check ----------------------------------------------------------- */
+
+static struct hc *lookup(const struct sl_health *h, __u32 bk_id)
+{
+	return bk_id < h->by_id_len ? h->by_id[bk_id] : NULL;
+}
+
 
 static void fmt_ip(const struct sl_l4addr *a, char *buf, size_t len)
 {
@@ -452,10 +599,10 @@ static int plain_hostname(const char *s)
 static void finish(struct sl_health *h, struct hc *e, struct sl_health_result *r);
 
 /*
- * Build and add the transfer. TCP: CONNECT_ONLY to http://ADDR:PORT/.
- * HTTP(S): GET scheme://ADDR:PORT/PATH, with "Host: host" when set; HTTPS
- * with a plain host name puts the name in the URL (SNI, certificate name)
- * and connects to the address with CURLOPT_CONNECT_TO.
+ * Build and add an HTTP(S) check's transfer: GET scheme://ADDR:PORT/PATH,
+ * with "Host: host" when set; HTTPS with a plain host name puts the name
+ * in the URL (SNI, certificate name) and connects to the address with
+ * CURLOPT_CONNECT_TO.
  */
 static int xfer_start(struct sl_health *h, struct hc *e, __u64 now, char *why, size_t whylen)
 {
@@ -465,6 +612,7 @@ static int xfer_start(struct sl_health *h, struct hc *e, __u64 now, char *why, s
 	unsigned port = check_port(e);
 	int v6 = e->addr.family == SL_AF_INET6;
 	struct xfer *x;
+	int https = c->type == SL_CHECK_HTTPS;
 	CURL *easy;
 	CURLMcode mc;
 
@@ -480,40 +628,33 @@ static int xfer_start(struct sl_health *h, struct hc *e, __u64 now, char *why, s
 	}
 	x->easy = easy;
 
-	if (c->type == SL_CHECK_TCP) {
-		snprintf(url, sizeof(url), "http://%s/", hp);
-		curl_easy_setopt(easy, CURLOPT_CONNECT_ONLY, 1L);
+	if (https && plain_hostname(c->host)) {
+		snprintf(url, sizeof(url), "https://%s:%u%s", c->host, port, c->path);
+		snprintf(line, sizeof(line), "%s:%u:%s", c->host, port, hp);
+		x->connect_to = curl_slist_append(NULL, line);
+		if (!x->connect_to)
+			goto nomem;
+		curl_easy_setopt(easy, CURLOPT_CONNECT_TO, x->connect_to);
 	} else {
-		int https = c->type == SL_CHECK_HTTPS;
-
-		if (https && plain_hostname(c->host)) {
-			snprintf(url, sizeof(url), "https://%s:%u%s", c->host, port, c->path);
-			snprintf(line, sizeof(line), "%s:%u:%s", c->host, port, hp);
-			x->connect_to = curl_slist_append(NULL, line);
-			if (!x->connect_to)
-				goto nomem;
-			curl_easy_setopt(easy, CURLOPT_CONNECT_TO, x->connect_to);
-		} else {
-			snprintf(url, sizeof(url), "%s://%s%s", https ? "https" : "http", hp, c->path);
-		}
-		if (c->host[0]) {
-			snprintf(line, sizeof(line), "Host: %s", c->host);
-			x->headers = curl_slist_append(NULL, line);
-			if (!x->headers)
-				goto nomem;
-			curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->headers);
-		}
-		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
-		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, drop_body);
-		curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT);
-		if (https) {
-			curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
-			curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
-			curl_easy_setopt(easy, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-		}
+		snprintf(url, sizeof(url), "%s://%s%s", https ? "https" : "http", hp, c->path);
+	}
+	if (c->host[0]) {
+		snprintf(line, sizeof(line), "Host: %s", c->host);
+		x->headers = curl_slist_append(NULL, line);
+		if (!x->headers)
+			goto nomem;
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->headers);
+	}
+	curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, drop_body);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT);
+	if (https) {
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+		curl_easy_setopt(easy, CURLOPT_SSL_SESSIONID_CACHE, 0L);
 	}
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -569,7 +710,7 @@ static const char *errno_text(long err)
 	return NULL;
 }
 
-/* A transfer is done: judge it, free it, then finish(). */
+/* An HTTP(S) transfer is done: judge it, free it, then finish(). */
 static void xfer_done(struct sl_health *h, struct hc *e, CURLcode cc)
 {
 	struct sl_health_result r = { .bk_id = e->bk_id };
@@ -579,15 +720,11 @@ static void xfer_done(struct sl_health *h, struct hc *e, CURLcode cc)
 	__u64 end = now_ns();
 
 	curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
-	if (e->c.type != SL_CHECK_TCP)
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
 	r.at_ns = end;
 	r.elapsed_us = (end - x->start_ns) / 1000;
 
-	if (cc == CURLE_OK && e->c.type == SL_CHECK_TCP) {
-		r.ok = 1;
-		snprintf(r.detail, sizeof(r.detail), "ok");
-	} else if (cc == CURLE_OK) {
+	if (cc == CURLE_OK) {
 		r.status = (int)code;
 		r.ok = code >= e->c.expect_lo && code <= e->c.expect_hi;
 		if (r.ok)
@@ -618,6 +755,113 @@ static void xfer_done(struct sl_health *h, struct hc *e, CURLcode cc)
 	}
 	xfer_free(h, e);
 	finish(h, e, &r);
+}
+
+/*
+ * A TCP check ends: connected (err 0), refused or unreachable (err), or
+ * past its deadline (timed_out). Close, judge, then finish().
+ */
+static void tcp_done(struct sl_health *h, struct hc *e, int err, int timed_out)
+{
+	struct sl_health_result r = { .bk_id = e->bk_id };
+	__u64 end = now_ns();
+	const char *t;
+
+	r.at_ns = end;
+	r.elapsed_us = (end - e->start_ns) / 1000;
+	if (timed_out) {
+		r.timed_out = 1;
+		snprintf(r.detail, sizeof(r.detail), "timeout after %llu ms",
+			 (unsigned long long)(r.elapsed_us / 1000));
+	} else if (!err) {
+		r.ok = 1;
+		snprintf(r.detail, sizeof(r.detail), "ok");
+	} else if ((t = errno_text(err))) {
+		snprintf(r.detail, sizeof(r.detail), "%s", t);
+	} else {
+		snprintf(r.detail, sizeof(r.detail), "connect: %s", strerror(err));
+	}
+	tcp_stop(h, e);
+	finish(h, e, &r);
+}
+
+/*
+ * Start a TCP check: a non-blocking connect() on a pooled socket, whose end epoll reports.
+ * Connected is ok; the peer is not written to. A connect() that ends at
+ * once (a route missing, say) ends the check at once. 0, or -errno when it
+ * could not start (why says so).
+ */
+static int tcp_start(struct sl_health *h, struct hc *e, __u64 now, char *why, size_t whylen)
+{
+	struct sockaddr_storage ss = { 0 };
+	int v6 = e->addr.family == SL_AF_INET6, i, rc;
+	socklen_t sl;
+
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(check_port(e));
+		memcpy(&a->sin6_addr, e->addr.addr, 16);
+		sl = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(check_port(e));
+		memcpy(&a->sin_addr, e->addr.addr, 4);
+		sl = sizeof(*a);
+	}
+	i = heap_reserve(&h->dl) ? -ENOMEM : sock_get(h, v6);
+	if (i < 0) {
+		snprintf(why, whylen, "cannot start: %s", strerror(-i));
+		return i;
+	}
+	h->socks[i].bk_id = e->bk_id;
+	e->sock = (__u32)i + 1;
+	e->start_ns = now;
+	h->running++;
+	rc = connect(h->socks[i].fd, (struct sockaddr *)&ss, sl) ? errno : 0;
+	if (rc == EALREADY || rc == EISCONN)   /* not disconnected: never reused */
+		sock_drop(&h->socks[i]);
+	if (rc != EINPROGRESS) {
+		tcp_done(h, e, rc, 0);
+		return 0;
+	}
+	e->deadline_ns = now + (__u64)e->c.timeout_ms * NS_PER_MS;
+	heap_push(&h->dl, e);   /* cannot fail: reserved */
+	return 0;
+}
+
+/*
+ * epoll says a check's socket changed state. Edge-triggered on a reused
+ * socket, an event may be left over from the slot's previous check, so
+ * the state decides: still SYN_SENT is not an end; CLOSE is a failure
+ * (SO_ERROR says which, and is cleared by reading it); any other state
+ * was reached by connecting.
+ */
+static void tcp_event(struct sl_health *h, __u32 slot)
+{
+	struct tsock *s = slot < h->nsocks ? &h->socks[slot] : NULL;
+	struct hc *e = s && s->bk_id ? lookup(h, s->bk_id) : NULL;
+	socklen_t len = sizeof(__u8);
+	__u8 state = 0;
+	int err = 0;
+
+	if (!e || e->sock != slot + 1)
+		return;   /* free, or ended meanwhile */
+	if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &state, &len)) {
+		err = errno;
+	} else if (state == TCP_SYN_SENT) {
+		return;
+	} else if (state == TCP_CLOSE) {
+		len = sizeof(err);
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+			err = errno;
+		if (!err)
+			err = ECONNRESET;
+	}
+	tcp_done(h, e, err, 0);
 }
 
 static void describe(const struct hc *e, char *buf, size_t len)
@@ -692,8 +936,11 @@ static void finish(struct sl_health *h, struct hc *e, struct sl_health_result *r
  */
 static void start_due(struct sl_health *h, __u64 now)
 {
-	while (h->heap_len && h->heap[0]->due_ns <= now) {
-		struct hc *e = h->heap[0];
+	/* TCP checks past their deadline first: they free slots */
+	while (h->dl.len && h->dl.v[0]->deadline_ns <= now)
+		tcp_done(h, h->dl.v[0], 0, 1);   /* may remove it */
+	while (h->due.len && h->due.v[0]->due_ns <= now) {
+		struct hc *e = h->due.v[0];
 		__u64 next;
 
 		if (waiting_for_slot(h, e, now))
@@ -702,11 +949,14 @@ static void start_due(struct sl_health *h, __u64 now)
 		if (next <= now)
 			next += ((now - next) / interval_ns(e) + 1) * interval_ns(e);
 		e->due_ns = next;
-		heap_down(h, 0);
-		if (!e->x) {
+		heap_down(&h->due, 0);
+		if (!busy(e)) {
 			char why[96];
+			int rc = e->c.type == SL_CHECK_TCP ?
+				 tcp_start(h, e, now, why, sizeof(why)) :
+				 xfer_start(h, e, now, why, sizeof(why));
 
-			if (xfer_start(h, e, now, why, sizeof(why))) {
+			if (rc) {
 				struct sl_health_result r = {
 					.bk_id = e->bk_id, .at_ns = now_ns(),
 				};
@@ -762,6 +1012,9 @@ void sl_health_dispatch(struct sl_health *h)
 				if (ev[i].events & (EPOLLERR | EPOLLHUP))
 					flags |= CURL_CSELECT_ERR;
 				curl_multi_socket_action(h->multi, fd, flags, &still);
+				break;
+			case EV_TCP:
+				tcp_event(h, (__u32)fd);
 				break;
 			}
 		}
@@ -830,11 +1083,6 @@ static int same_check(const struct hc *e, const struct sl_l4addr *a, const struc
 	       !strcmp(o->host, c->host);
 }
 
-static struct hc *lookup(const struct sl_health *h, __u32 bk_id)
-{
-	return bk_id < h->by_id_len ? h->by_id[bk_id] : NULL;
-}
-
 static void labels(struct hc *e, const char *svc, const char *name)
 {
 	snprintf(e->svc, sizeof(e->svc), "%s", svc && *svc ? svc : "-");
@@ -887,15 +1135,16 @@ int sl_health_set(struct sl_health *h, __u32 bk_id, const struct sl_l4addr *addr
 		e = calloc(1, sizeof(*e));
 		if (!e)
 			return -ENOMEM;
-		e->heap_idx = NOT_QUEUED;
+		e->heap_idx = e->dl_idx = NOT_QUEUED;
 		e->due_ns = now_ns();
-		if (heap_push(h, e)) {
+		if (heap_push(&h->due, e)) {
 			free(e);
 			return -ENOMEM;
 		}
 		h->by_id[bk_id] = e;
 	} else {
 		xfer_free(h, e);   /* a changed check starts over: no result for the old one */
+		tcp_stop(h, e);
 	}
 
 	e->bk_id = bk_id;
@@ -907,7 +1156,7 @@ int sl_health_set(struct sl_health *h, __u32 bk_id, const struct sl_l4addr *addr
 	labels(e, svc, name);
 	/* first run somewhere in [now, now + interval) */
 	e->due_ns = now_ns() + rnd_below(h, interval_ns(e));
-	heap_fix(h, e->heap_idx);
+	heap_fix(&h->due, e);
 	arm(h);
 	return 0;
 }
@@ -919,7 +1168,8 @@ void sl_health_remove(struct sl_health *h, __u32 bk_id)
 	if (!e)
 		return;
 	xfer_free(h, e);
-	heap_del(h, e);
+	tcp_stop(h, e);
+	heap_del(&h->due, e);
 	h->by_id[bk_id] = NULL;
 	free(e);
 	arm(h);

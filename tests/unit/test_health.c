@@ -476,6 +476,28 @@ static void close_after_two(const struct sl_health_result *r)
 		srv_close(r->bk_id == 1 ? l4 : l6);
 }
 
+/* client sockets (remote port `port`) in TIME_WAIT in this namespace */
+static int time_wait_to(unsigned port)
+{
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	char line[512], rem[64];
+	unsigned st, rport;
+	int n = 0;
+
+	for (int f = 0; f < 2; f++) {
+		FILE *fp = fopen(files[f], "r");
+
+		assert_non_null(fp);
+		while (fgets(line, sizeof(line), fp))
+			if (sscanf(line, " %*d: %*s %63s %x", rem, &st) == 2 &&
+			    sscanf(strchr(rem, ':') ? strchr(rem, ':') + 1 : "", "%x", &rport) == 1 &&
+			    rport == port && st == 0x06)
+				n++;
+		fclose(fp);
+	}
+	return n;
+}
+
 static void test_tcp_rise_fall(void **state)
 {
 	struct sl_cfg_check c = tcp_check(200, 200, 2, 3);
@@ -518,6 +540,49 @@ static void test_tcp_rise_fall(void **state)
 	for (int i = 0; i < SL_HEALTH_LAT_BUCKETS; i++)
 		hist += in.lat_hist[i];
 	assert_int_equal(hist, in.checks);
+	/* a TCP check leaves by an RST: no TIME_WAIT left behind it */
+	assert_int_equal(time_wait_to(8080), 0);
+}
+
+/*
+ * One check at a time, so one pooled socket serves them all in turn: a
+ * timeout (disconnected in SYN_SENT), a refusal and a success follow each
+ * other on it, and no result carries over to the next check.
+ */
+static void test_tcp_pool_reuse(void **state)
+{
+	struct sl_cfg_check c = tcp_check(200, 100, 1, 1);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(7001) };
+	int a, b;
+
+	listen_on(V4, 8090, M_ACCEPT_CLOSE, 16);
+	/* a black hole as in test_tcp_timeout */
+	listen_on(V4, 7001, M_BLOCKED, 0);
+	inet_pton(AF_INET, V4, &sa.sin_addr);
+	a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	b = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(a, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(connect(b, (struct sockaddr *)&sa, sizeof(sa)), -1);
+
+	sl_health_set_max_running(t.h, 1);
+	set_ok(1, V4, 8090, &c);
+	set_ok(2, V4, 7001, &c);
+	set_ok(3, V4, 8091, &c);   /* nobody listens */
+	for (__u32 id = 1; id <= 3; id++)
+		wait_results(id, 4);
+	for (int i = 0; i < t.nres; i++) {
+		const struct sl_health_result *r = &t.res[i];
+
+		if (r->bk_id == 1 && (!r->ok || strcmp(r->detail, "ok")))
+			fail_msg("result %d of b1: %s", i, r->detail);
+		if (r->bk_id == 2 && (r->ok || !r->timed_out))
+			fail_msg("result %d of b2: %s", i, r->detail);
+		if (r->bk_id == 3 && (r->ok || strcmp(r->detail, "connection refused")))
+			fail_msg("result %d of b3: %s", i, r->detail);
+	}
+	assert_int_equal(t.max_running_seen, 1);
+	close(a);
+	close(b);
 }
 
 static void open_after_two(const struct sl_health_result *r)
@@ -864,6 +929,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_rise_fall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_refused_then_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_pool_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_doubled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_running, setup, teardown),
