@@ -275,14 +275,29 @@ static int waiting_for_slot(const struct sl_health *h, const struct hc *e, __u64
 	return e->due_ns <= now && !busy(e) && h->running >= h->max_running;
 }
 
+/* x rounded up to a multiple of g */
+static __u64 round_up(__u64 x, __u64 g)
+{
+	return (x + g - 1) / g * g;
+}
+
+/* Starts are put on a grid of 1/100 of the check's interval (1 to 10 ms):
+ * one wake-up starts every check due in that slot. */
+static __u64 start_grid(const struct hc *e)
+{
+	__u64 g = interval_ns(e) / 100 / NS_PER_MS * NS_PER_MS;
+
+	return g < NS_PER_MS ? NS_PER_MS : g > 10 * NS_PER_MS ? 10 * NS_PER_MS : g;
+}
+
 /*
- * tfd: the earliest of curl's timeout, the first TCP deadline and the
- * next due check (none while
- * that check waits for a free slot: a completion runs a dispatch anyway),
- * rounded up to a whole millisecond so that one wake-up serves every
- * deadline in that millisecond. A timer set in a syscall costs more than a
- * dispatch here, so it is only ever moved earlier: one that fires too
- * soon makes a dispatch with nothing to do, which sets it again.
+ * tfd: the earliest of curl's timeout and the first TCP deadline (rounded
+ * up to a whole millisecond) and the next due check (rounded up to its
+ * start grid; none while it waits for a free slot: a completion runs a
+ * dispatch anyway), so that one wake-up serves every deadline and start
+ * in that span. A timer set in a syscall costs more than a dispatch
+ * here, so it is only ever moved earlier: one that fires too soon makes a
+ * dispatch with nothing to do, which sets it again.
  */
 static void arm(struct sl_health *h)
 {
@@ -291,12 +306,17 @@ static void arm(struct sl_health *h)
 
 	if (h->dl.len && (!want || h->dl.v[0]->deadline_ns < want))
 		want = h->dl.v[0]->deadline_ns;
-	if (h->due.len && !waiting_for_slot(h, h->due.v[0], now_ns()) &&
-	    (!want || h->due.v[0]->due_ns < want))
-		want = h->due.v[0]->due_ns;
+	if (want)
+		want = round_up(want, NS_PER_MS);
+	if (h->due.len && !waiting_for_slot(h, h->due.v[0], now_ns())) {
+		const struct hc *e = h->due.v[0];
+		__u64 d = round_up(e->due_ns, start_grid(e));
+
+		if (!want || d < want)
+			want = d;
+	}
 	if (!want)
 		return;
-	want = (want + NS_PER_MS - 1) / NS_PER_MS * NS_PER_MS;
 	if (h->armed_ns && h->armed_ns <= want)
 		return;
 	its.it_value.tv_sec = want / 1000000000ull;
