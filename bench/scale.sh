@@ -9,10 +9,23 @@
 # (bench/sllisten.c, accept and close) on 0.0.0.0:80 answers for all of its
 # 2,500 backend addresses 198.19.(16j + m / 250).(m % 250 + 1).
 #
+# The backends' TCP stacks run in this host's kernel. A packet sent over a
+# veth is received in the sender's softirq, so every SYN sluiced sends
+# would be answered (SYN-ACK, accept, the listener's wake-up) inside
+# sluiced's own connect() and charged to it, as a remote backend's kernel
+# never is. On 2 or more CPUs the lab therefore runs like a gateway with
+# its backends elsewhere: sluiced pinned to CPU 0; the backend
+# namespaces' receive processing steered to CPU 1 (RPS on their veth)
+# and their listeners pinned there. The same window is then measured
+# again with neither steering nor pinning (cpu_pct_colocated), so both
+# figures are side by side.
+#
 # Measured, one JSON line per run (BENCH_SCALE_RUNS, 1):
 #   cpu_pct    sluiced's utime + stime over a steady window
 #              (BENCH_SCALE_WINDOW_S, 20 s) after every backend is up,
-#              in % of one core (user_pct and sys_pct split it)
+#              in % of one core (user_pct and sys_pct split it), backends
+#              steered off sluiced's CPU as above
+#   cpu_pct_colocated  the same over a second window, no steering
 #   rss_mb     VmRSS at the end of the window
 #   checks_per_s  sum of sluice_backend_checks_total over the window
 #   up         backends with sluice_backend_health_state{state="up"} 1,
@@ -98,6 +111,20 @@ gen() {
 		print ");"
 	}'
 }
+# steer on|off: the backends' kernel work and listeners on CPU 1, sluiced
+# on CPU 0; or everything anywhere
+STEER=0
+[ "$(nproc)" -ge 2 ] && STEER=1
+steer() {
+	local j p mask=0 cpus sl
+	cpus=0-$(($(nproc) - 1)) sl=0-$(($(nproc) - 1))
+	if [ "$1" = on ]; then mask=2 cpus=1 sl=0; fi
+	for ((j = 0; j < NNS; j++)); do
+		ip netns exec "${NS}b$j" sh -c "echo $mask > /sys/class/net/eth0/queues/rx-0/rps_cpus" || return 1
+	done
+	for p in "${LPIDS[@]}"; do taskset -apc "$cpus" "$p" >/dev/null || return 1; done
+	[ -z "$SPID" ] || taskset -apc "$sl" "$SPID" >/dev/null
+}
 conf=$DIR/sluice.conf
 mkdir -p "$DIR/run"
 : >"$LOG"
@@ -154,22 +181,33 @@ for ((r = 1; r <= RUNS; r++)); do
 		[ "$up" -ge "$NTOT" ] && break
 	done
 	[ "$up" -ge "$NTOT" ] || { log "only $up of $NTOT backends up after 20 s"; exit 1; }
-	log "run $r: all $up backends up; steady window of $WINDOW s"
-	sleep 2
-	scrape "$DIR/m0.txt" || exit 1
-	read -r c0 u0 s0 < <(cputicks)
-	t0=$(date +%s%N)
-	sleep "$WINDOW"
-	read -r c1 u1 s1 < <(cputicks)
-	t1=$(date +%s%N)
+	log "run $r: all $up backends up; steady windows of $WINDOW s"
+	# window: CPU % (total user sys) and checks/s over WINDOW seconds
+	window() {
+		local c0 u0 s0 c1 u1 s1 t0 t1 k0
+		sleep 2
+		scrape "$DIR/m0.txt" || return 1
+		k0=$(n_checks "$DIR/m0.txt")
+		read -r c0 u0 s0 < <(cputicks)
+		t0=$(date +%s%N)
+		sleep "$WINDOW"
+		read -r c1 u1 s1 < <(cputicks)
+		t1=$(date +%s%N)
+		scrape "$DIR/m1.txt" || return 1
+		awk -v c="$((c1 - c0))" -v u="$((u1 - u0))" -v s="$((s1 - s0))" -v hz="$HZ" \
+			-v ns="$((t1 - t0))" -v k0="$k0" -v k1="$(n_checks "$DIR/m1.txt")" \
+			'BEGIN { t = ns / 1e9; printf "%.1f %.1f %.1f %.0f\n", 100 * c / hz / t, 100 * u / hz / t, 100 * s / hz / t, (k1 - k0) / t }'
+	}
+	cpu_co=null
+	if ((STEER)); then
+		steer off || exit 1
+		read -r cpu_co _ _ _ < <(window) || exit 1
+		steer on || exit 1
+	fi
+	read -r cpu usr sys cps < <(window) || exit 1
 	rss=$(awk '/^VmRSS:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$SPID/status")
-	scrape "$DIR/m1.txt" || exit 1
 	up=$(n_up "$DIR/m1.txt")
 	[ "$up" -ge "$NTOT" ] || { log "only $up of $NTOT backends up at the end of the window"; exit 1; }
-	el=$((t1 - t0))
-	read -r cpu usr sys cps < <(awk -v c="$((c1 - c0))" -v u="$((u1 - u0))" -v s="$((s1 - s0))" \
-		-v hz="$HZ" -v ns="$el" -v k0="$(n_checks "$DIR/m0.txt")" -v k1="$(n_checks "$DIR/m1.txt")" \
-		'BEGIN { t = ns / 1e9; printf "%.1f %.1f %.1f %.0f\n", 100 * c / hz / t, 100 * u / hz / t, 100 * s / hz / t, (k1 - k0) / t }')
 	sc=()
 	for ((k = 0; k < 5; k++)); do
 		t=$(nsenter --net="/run/netns/$NS" -- curl -sS --fail --max-time 60 -o /dev/null \
@@ -190,7 +228,7 @@ for ((r = 1; r <= RUNS; r++)); do
 	tail -n 3 "$LOG" | grep -q 'adopted pinned state, config unchanged' || { log "restart did not adopt"; tail -n 5 "$LOG" >&2; exit 1; }
 	adopt_ms=$(last_ms 'sluiced: ready')
 	stop || exit 1
-	log "run $r: cpu $cpu % (user $usr, sys $sys), rss $rss MB, $cps checks/s, $up up, scrape $scrape_ms ms, reload $reload_ms ms, adopt $adopt_ms ms"
-	printf '{"bench":"ctl.scale","cpu_pct":%s,"user_pct":%s,"sys_pct":%s,"rss_mb":%s,"reload_ms":%s,"adopt_ms":%s,"scrape_ms":%s,"scrape_ok":%s,"scrape_bytes":%s,"checks_per_s":%s,"up":%s,"window_s":%s,"backends":%s,"services":%s,"check_interval_ms":1000,"target_cpu_pct":10}\n' \
-		"$cpu" "$usr" "$sys" "$rss" "$reload_ms" "$adopt_ms" "$scrape_ms" "${#sc[@]}" "$scrape_bytes" "$cps" "$up" "$WINDOW" "$NTOT" "$NSVC" >&3
+	log "run $r: cpu $cpu % (user $usr, sys $sys; colocated $cpu_co %), rss $rss MB, $cps checks/s, $up up, scrape $scrape_ms ms, reload $reload_ms ms, adopt $adopt_ms ms"
+	printf '{"bench":"ctl.scale","cpu_pct":%s,"user_pct":%s,"sys_pct":%s,"cpu_pct_colocated":%s,"steered":%s,"rss_mb":%s,"reload_ms":%s,"adopt_ms":%s,"scrape_ms":%s,"scrape_ok":%s,"scrape_bytes":%s,"checks_per_s":%s,"up":%s,"window_s":%s,"backends":%s,"services":%s,"check_interval_ms":1000,"target_cpu_pct":10}\n' \
+		"$cpu" "$usr" "$sys" "$cpu_co" "$STEER" "$rss" "$reload_ms" "$adopt_ms" "$scrape_ms" "${#sc[@]}" "$scrape_bytes" "$cps" "$up" "$WINDOW" "$NTOT" "$NSVC" >&3
 done
