@@ -57,7 +57,8 @@ lab_backend_stop 2
 lab_wait_gate 2 open 50 || lab_fail "b2's breaker did not open"
 # the trip as `sluice -j monitor` sees it: one JSON object, with its reason
 for ((k = 0; k < 200; k++)); do
-	grep '^{' "$LAB_DIR/mon" | jq -e --arg a "${LAB_BK4[2]}" 'select(.event == "breaker" and .addr == $a and
+	# -s: jq -e's status is its last input's, and later events may follow
+	grep '^{' "$LAB_DIR/mon" | jq -s -e --arg a "${LAB_BK4[2]}" 'any(.[]; .event == "breaker" and .addr == $a and
 		.from == "closed" and .to == "open" and .cause == "automatic" and (.why | length) > 0 and .enforced)' \
 		>/dev/null 2>&1 && break
 	sleep 0.1
