@@ -177,7 +177,8 @@ __attribute__((noinline)) int sl_conn_ev(struct sl_conn *c, struct sl_flow_key *
 		struct sl_svc *svc;
 		__u32 us32;
 
-		us = (bpf_ktime_get_ns() - c->syn_ns) / 1000;
+		bs->last_hs_ns = bpf_ktime_get_ns();
+		us = (bs->last_hs_ns - c->syn_ns) / 1000;
 		us32 = us > 0xffffffffull ? 0xffffffffu : (__u32)us;
 		bs->handshakes++;
 		bs->hs_hist[hs_bucket(us)]++;
@@ -213,10 +214,12 @@ __attribute__((noinline)) int sl_syn_retx(struct sl_conn *c, struct sl_flow_key 
 {
 	struct sl_bk_stats *bs;
 	__u32 bk_id;
+	__u64 age;
 
 	if (!c || !k || !timeout_ms || c->state != SL_CONN_PENDING)
 		return 0;
-	if (bpf_ktime_get_ns() - c->syn_ns <= (__u64)timeout_ms * 1000000ull)
+	age = bpf_ktime_get_ns() - c->syn_ns;
+	if (age <= (__u64)timeout_ms * 1000000ull)
 		return 0;
 	if (bpf_map_delete_elem(&sl_pending, k))
 		return 1;               /* the daemon (or another CPU) claimed it */
@@ -225,7 +228,8 @@ __attribute__((noinline)) int sl_syn_retx(struct sl_conn *c, struct sl_flow_key 
 	if (bs)
 		bs->conn_timeout++;
 	sl_bk_touch_id(bk_id);
-	ev_push(SL_EV_TIMEOUT, bk_id, c->svc_id, 0);
+	age /= 1000;
+	ev_push(SL_EV_TIMEOUT, bk_id, c->svc_id, age > 0xffffffffull ? 0xffffffffu : (__u32)age);
 	return 1;
 }
 

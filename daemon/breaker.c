@@ -324,6 +324,12 @@ int sl_brk_success(struct sl_brk *b, __u64 now_ns, enum sl_brk_signal sig, struc
 	}
 }
 
+void sl_brk_run_broken(struct sl_brk *b)
+{
+	if (automaton_runs(b) && b->state == SL_BRKS_CLOSED)
+		b->consecutive = 0;
+}
+
 int sl_brk_failure(struct sl_brk *b, __u64 now_ns, enum sl_brk_signal sig, struct sl_brk_trans *t)
 {
 	char why[SL_BRK_REASON_MAX];

@@ -146,6 +146,15 @@ int  sl_brk_failure(struct sl_brk *b, __u64 now_ns, enum sl_brk_signal sig, stru
 int  sl_brk_tick(struct sl_brk *b, __u64 now_ns, struct sl_brk_trans *t);
 
 /*
+ * A success completed after the next failure's attempt began (a connect
+ * that timed out while other connects to the backend went through): in
+ * time order that failure does not continue the run before it, so it
+ * starts a new one. Only the consecutive count moves (to 0, in CLOSED);
+ * the success itself was fed already.
+ */
+void sl_brk_run_broken(struct sl_brk *b);
+
+/*
  * Completed calls (handshakes) since the last feed: fast ones and slow ones
  * (longer than cfg.slow_call_ms). In CLOSED, the slow-call rate is
  * evaluated over the slow window and trips with signal SLOW ("slow_calls

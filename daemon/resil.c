@@ -235,8 +235,9 @@ static const struct sl_bk_stats *cpu_stats(const struct sl_resil *r, const void 
 	return (const void *)((const char *)buf + ((size_t)id * r->dp->nr_cpus + cpu) * r->stats_vsz);
 }
 
-/* The 64-bit counters of entry id of buf summed over the CPUs (the
- * histogram is taken apart: take_hist). */
+/* The 64-bit counters of entry id of buf summed over the CPUs, the
+ * latest handshake the latest of any CPU (the histogram is taken apart:
+ * take_hist). */
 static void sum_stats(const struct sl_resil *r, const void *buf, __u32 id, struct sl_bk_stats *s)
 {
 	__u64 *d = (__u64 *)s;
@@ -245,10 +246,13 @@ static void sum_stats(const struct sl_resil *r, const void *buf, __u32 id, struc
 
 	memset(s, 0, sizeof(*s));
 	for (cpu = 0; cpu < r->dp->nr_cpus; cpu++) {
-		const __u64 *v = (const __u64 *)cpu_stats(r, buf, id, cpu);
+		const struct sl_bk_stats *c = cpu_stats(r, buf, id, cpu);
+		const __u64 *v = (const __u64 *)c;
 
 		for (k = 0; k < n64; k++)
 			d[k] += v[k];
+		if (c->last_hs_ns > s->last_hs_ns)
+			s->last_hs_ns = c->last_hs_ns;
 	}
 }
 
@@ -327,6 +331,24 @@ static void sync_one(struct sl_resil *r, struct rbk *b, __u64 now)
 	feed_successes(r, b, now);
 }
 
+/*
+ * A connect timeout, its SYN sent at syn_ns (bpf_ktime_get_ns(), the same
+ * clock as now_ns()). Timeouts are found in batches (the 10 ms scan, or
+ * when the client retransmits), long after their SYNs: a handshake the
+ * backend completed after this SYN was sent (the data path's latest, read
+ * just now by sync_one) means the backend kept answering, and this
+ * failure does not continue a run of consecutive failures.
+ */
+static void feed_timeout(struct sl_resil *r, struct rbk *b, __u64 syn_ns, __u64 now)
+{
+	struct sl_brk_trans t;
+
+	sync_one(r, b, now);
+	if (b->sum.last_hs_ns > syn_ns)
+		sl_brk_run_broken(&b->brk);
+	changed(r, b, sl_brk_failure(&b->brk, now, SL_BRK_SIG_TIMEOUT, &t), &t);
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct sl_resil *r = ctx;
@@ -346,7 +368,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		}
 		return 0;
 	case SL_EV_REFUSED: sig = SL_BRK_SIG_REFUSED; break;
-	case SL_EV_TIMEOUT: sig = SL_BRK_SIG_TIMEOUT; break;
+	case SL_EV_TIMEOUT:
+		feed_timeout(r, b, e->ns - (__u64)e->value * 1000, now);
+		return 0;
 	case SL_EV_ICMP:    sig = SL_BRK_SIG_ICMP; break;
 	case SL_EV_RESET:   sig = SL_BRK_SIG_RESET; break;
 	case SL_EV_SLOW:
@@ -505,7 +529,6 @@ static void scan_pending(struct sl_resil *r)
 			return;
 		for (i = 0; i < count; i++) {
 			struct sl_conn c;
-			struct sl_brk_trans t;
 			struct rbk *b;
 			int found;
 
@@ -531,8 +554,7 @@ static void scan_pending(struct sl_resil *r)
 			if (vals[i].bk_id >= SL_MAX_BACKENDS || !(b = r->bk[vals[i].bk_id]))
 				continue;
 			b->timeouts_scan++;
-			sync_one(r, b, now);
-			changed(r, b, sl_brk_failure(&b->brk, now, SL_BRK_SIG_TIMEOUT, &t), &t);
+			feed_timeout(r, b, vals[i].syn_ns, now);
 		}
 		if (rc == -ENOENT)
 			return;

@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define SL_LAYOUT_VERSION 3
+#define SL_LAYOUT_VERSION 4
 
 #define SL_MAX_SERVICES   4096
 #define SL_MAX_BACKENDS   65536     /* ids 1..65535; 0 means "none" */
@@ -276,6 +276,10 @@ struct sl_bk_stats {
 	__u64 slow_calls;           /* handshakes longer than the service's slow_call_ms */
 	__u32 hs_hist[SL_HS_BUCKETS]; /* handshake time, SYN to SYN-ACK; u32 per CPU,
 	                                 the daemon accumulates differences */
+	__u64 last_hs_ns;           /* bpf_ktime_get_ns() of this CPU's latest counted
+	                               handshake (the maximum over CPUs is the
+	                               backend's: a failure whose SYN is older than
+	                               that does not continue a run of failures) */
 };
 
 /* sl_pending: a PENDING flow (key: its struct sl_flow_key), made at
@@ -308,7 +312,8 @@ struct sl_event {
 	__u16 svc_id;
 	__u8  kind;                 /* enum sl_event_kind */
 	__u8  pad;
-	__u32 value;                /* TRIAL_OK, SLOW: handshake time in us; else 0 */
+	__u32 value;                /* TRIAL_OK, SLOW: handshake time in us; TIMEOUT:
+	                               the SYN's age in us; else 0 */
 	__u32 pad2;
 };
 

@@ -597,6 +597,8 @@ struct sl_bk_stats fx_bk_stats(__u32 bk_id)
 		sum.slow_calls += v[c].slow_calls;
 		for (i = 0; i < SL_HS_BUCKETS; i++)
 			sum.hs_hist[i] += v[c].hs_hist[i];
+		if (v[c].last_hs_ns > sum.last_hs_ns)
+			sum.last_hs_ns = v[c].last_hs_ns;
 	}
 	return sum;
 }

@@ -821,6 +821,8 @@ static void syn_synack_fin(int af, int fin_from_backend)
 	assert_int_equal(b1.pend_released - b0.pend_released, 1);
 	assert_int_equal(b1.released - b0.released, 0);
 	assert_int_equal(fx_bk_live(id).touched, 1);   /* the daemon's tick reads it */
+	assert_true(b1.last_hs_ns > c.syn_ns);          /* c: as it was while PENDING */
+	assert_true(b1.last_hs_ns > b0.last_hs_ns);
 	no_event();                             /* not a trial flow */
 
 	/* a SYN-ACK again (retransmitted) changes nothing */
@@ -1071,7 +1073,13 @@ static void timeout_claimed_once(void **state)
 	b1 = fx_bk_stats(id);
 	assert_int_equal(b1.conn_timeout - b0.conn_timeout, 1);
 	assert_int_equal(b1.new_flows - b0.new_flows, 0);
-	one_event(SL_EV_TIMEOUT, id, svc);
+	{
+		/* the SYN's age, in us (capped at 2^32 - 1) */
+		struct sl_event ev = one_event(SL_EV_TIMEOUT, id, svc);
+
+		assert_true(ev.value > 0);
+		assert_true(ev.value == 0xffffffffu || ev.value <= (ev.ns - 1) / 1000);
+	}
 	assert_false(has_pend(&s, NULL));
 	assert_int_equal(conn_of(&s).state, SL_CONN_PENDING);
 	assert_live(id, 1, 1);

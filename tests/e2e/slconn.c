@@ -18,10 +18,11 @@
  *       "hold: backend B requests N". Exit 1 if any request fails or the
  *       backend changes.
  *
- *   slconn rate ADDR PORT --seconds S --rate R [--concurrency C]
+ *   slconn rate ADDR PORT --seconds S --rate R [--concurrency C] [--count N]
  *                         [--sport-base P --sport-count N] [--src ADDR]
  *                         [--connect-log F]
- *       New connections at R per second for S seconds, at most C at once.
+ *       New connections at R per second for S seconds (or until N were
+ *       started), at most C at once.
  *       Prints "rate: attempted N ok N failed N" and "backend B N" lines;
  *       with --connect-log, one "SPORT CONNECT_US" line per connection that
  *       connected (connect() to the handshake's end) into F.
@@ -80,7 +81,7 @@ static void usage(void)
 		"                    [--max-fail K]\n"
 		"       slconn hold ADDR PORT --seconds S --interval-ms I [--src ADDR] [--sport P]\n"
 		"                   [--stop-file F] [--verbose]\n"
-		"       slconn rate ADDR PORT --seconds S --rate R [--concurrency C]\n"
+		"       slconn rate ADDR PORT --seconds S --rate R [--concurrency C] [--count N]\n"
 		"                   [--sport-base P --sport-count N] [--src ADDR] [--connect-log F]\n"
 		"       slconn open ADDR PORT --count N --stop-file F [--seconds S] [--src ADDR]\n");
 	exit(2);
@@ -611,7 +612,8 @@ static int do_rate(const struct opts *o)
 	for (;;) {
 		now = now_ms();
 		/* start what the schedule owes, as far as slots allow */
-		while (now < end && attempted < (now - start) * o->rate / 1000 + 1) {
+		while (now < end && attempted < (now - start) * o->rate / 1000 + 1 &&
+		       (!o->count || attempted < o->count)) {
 			struct slot *s = NULL;
 			unsigned sport = 0;
 			int fd;

@@ -167,6 +167,31 @@ static void test_consecutive_cycle(void **st __attribute__((unused)))
 	assert_int_equal(t.open_ms, 1000);        /* trip count was reset */
 }
 
+/* A failure whose attempt began before a success: a new run (the failure
+ * still counted); nothing outside CLOSED. */
+static void test_run_broken(void **st __attribute__((unused)))
+{
+	struct sl_brk b; struct sl_brk_cfg c; struct sl_brk_trans t;
+
+	cfg_consec(&c);
+	init(&b, &c);
+	n_fail(&b, T0, 2);
+	sl_brk_run_broken(&b);
+	n_fail(&b, T0, 1);                        /* a run of 1, not 3 */
+	assert_int_equal(sl_brk_state(&b), SL_BRKS_CLOSED);
+	sl_brk_run_broken(&b);
+	n_fail(&b, T0, 1);
+	sl_brk_run_broken(&b);
+	n_fail(&b, T0, 1);
+	assert_int_equal(sl_brk_state(&b), SL_BRKS_CLOSED);
+	assert_int_equal(b.failures[SL_BRK_SIG_TIMEOUT], 5);
+	n_fail(&b, T0, 1);                        /* 1 + 2: the run trips */
+	assert_int_equal(sl_brk_failure(&b, T0, SL_BRK_SIG_TIMEOUT, &t), 1);
+	assert_int_equal(sl_brk_state(&b), SL_BRKS_OPEN);
+	sl_brk_run_broken(&b);                    /* OPEN: nothing */
+	assert_int_equal(sl_brk_state(&b), SL_BRKS_OPEN);
+}
+
 static void test_half_open_failure(void **st __attribute__((unused)))
 {
 	struct sl_brk b; struct sl_brk_cfg c; struct sl_brk_trans t;
@@ -780,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_cfg_check),
 		cmocka_unit_test(test_bad_signals),
 		cmocka_unit_test(test_consecutive_cycle),
+		cmocka_unit_test(test_run_broken),
 		cmocka_unit_test(test_half_open_failure),
 		cmocka_unit_test(test_backoff_cap),
 		cmocka_unit_test(test_jitter_bounds),
