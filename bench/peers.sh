@@ -120,7 +120,8 @@ frontend web
 	default_backend bk
 backend bk
 	balance roundrobin
-	default-server check inter 200ms fall 2 rise 2 observe layer4 error-limit 3 on-error mark-down
+	# on-marked-down shutdown-sessions: sluice's on_trip = "reset"
+	default-server check inter 200ms fall 2 rise 2 observe layer4 error-limit 3 on-error mark-down on-marked-down shutdown-sessions
 	server b1 ${LAB_BK4[1]}:$LAB_PORT
 	server b2 ${LAB_BK4[2]}:$LAB_PORT
 	server b3 ${LAB_BK4[3]}:$LAB_PORT
