@@ -2034,6 +2034,28 @@ out:
 	return rc;
 }
 
+unsigned sl_l4addr_sockaddr(const struct sl_l4addr *a, __be16 port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == SL_AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = port;
+		memcpy(&s6->sin6_addr, a->addr, 16);
+		return sizeof(*s6);
+	}
+	if (a->family == SL_AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = port;
+		memcpy(&s4->sin_addr, a->addr, 4);
+		return sizeof(*s4);
+	}
+	return 0;
+}
+
 void sl_l4addr_format(const struct sl_l4addr *a, char *buf, size_t len)
 {
 	char ip[64] = "?";

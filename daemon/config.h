@@ -181,4 +181,9 @@ int  sl_addr_format(const struct sl_l4addr *a, char *buf, size_t len);
 /* "198.19.0.11:80" or "[2001:2::11]:80" (names in logs, events, metrics). */
 void sl_l4addr_format(const struct sl_l4addr *a, char *buf, size_t len);
 
+/* a's address with port (network order) as a sockaddr_in or sockaddr_in6
+ * in *ss: its length, or 0 for a family that is neither. */
+struct sockaddr_storage;
+unsigned sl_l4addr_sockaddr(const struct sl_l4addr *a, __be16 port, struct sockaddr_storage *ss);
+
 #endif

@@ -813,25 +813,10 @@ static void tcp_done(struct sl_health *h, struct hc *e, int err, int timed_out)
  */
 static int tcp_start(struct sl_health *h, struct hc *e, __u64 now, char *why, size_t whylen)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss;
 	int v6 = e->addr.family == SL_AF_INET6, i, rc;
-	socklen_t sl;
+	socklen_t sl = sl_l4addr_sockaddr(&e->addr, htons(check_port(e)), &ss);
 
-	if (v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(check_port(e));
-		memcpy(&a->sin6_addr, e->addr.addr, 16);
-		sl = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(check_port(e));
-		memcpy(&a->sin_addr, e->addr.addr, 4);
-		sl = sizeof(*a);
-	}
 	i = heap_reserve(&h->dl) ? -ENOMEM : sock_get(h, v6);
 	if (i < 0) {
 		snprintf(why, whylen, "cannot start: %s", strerror(-i));

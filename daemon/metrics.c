@@ -739,21 +739,8 @@ int sl_metrics_open(struct sl_metrics **out, const struct sl_l4addr *addr,
 	m->src = *src;
 	m->lfd = m->epfd = m->tfd = -1;
 	sl_l4addr_format(addr, m->addr, sizeof(m->addr));
-	if (addr->family == SL_AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = addr->port;
-		memcpy(&s6->sin6_addr, addr->addr, 16);
-		sl = sizeof(*s6);
-	} else if (addr->family == SL_AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = addr->port;
-		s4->sin_addr.s_addr = addr->addr[0];
-		sl = sizeof(*s4);
-	} else {
+	sl = sl_l4addr_sockaddr(addr, addr->port, &ss);
+	if (!sl) {
 		free(m);
 		return errf(err, errlen, -EINVAL, "metrics: no address to listen on");
 	}
