@@ -214,11 +214,18 @@ __attribute__((noinline)) int sl_syn_retx(struct sl_conn *c, struct sl_flow_key 
 {
 	struct sl_bk_stats *bs;
 	__u32 bk_id;
-	__u64 age;
+	__u64 age, syn_ns;
 
 	if (!c || !k || !timeout_ms || c->state != SL_CONN_PENDING)
 		return 0;
-	age = bpf_ktime_get_ns() - c->syn_ns;
+	/* the SYN time first: a move on another CPU may set a later one
+	 * after this CPU's clock was read; a SYN younger than the clock is
+	 * not past its timeout */
+	syn_ns = *(volatile __u64 *)&c->syn_ns;
+	age = bpf_ktime_get_ns();
+	if (age <= syn_ns)
+		return 0;
+	age -= syn_ns;
 	if (age <= (__u64)timeout_ms * 1000000ull)
 		return 0;
 	if (bpf_map_delete_elem(&sl_pending, k))

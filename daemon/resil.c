@@ -514,16 +514,20 @@ static void scan_pending(struct sl_resil *r)
 	struct sl_flow_key keys[SCAN_CHUNK];
 	struct sl_pend vals[SCAN_CHUNK];
 	struct sl_flow_key batch;
-	__u64 now = now_ns();
 	bool first = true;
 	int fd = FD(r, sl_pending), cfd = FD(r, sl_conn);
 
 	for (;;) {
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 		__u32 count = SCAN_CHUNK, i;
+		__u64 now;
 		int rc;
 
 		rc = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count, &opts);
+		/* the clock after the read: every SYN time read is older (a
+		 * clock taken before it made a SYN listed during the read look
+		 * 2^64 ns old, and claimed it at once: docs/decisions.md) */
+		now = now_ns();
 		first = false;
 		if (rc && rc != -ENOENT)
 			return;
@@ -532,7 +536,8 @@ static void scan_pending(struct sl_resil *r)
 			struct rbk *b;
 			int found;
 
-			if (now - vals[i].syn_ns < (__u64)vals[i].connect_timeout_ms * NS_PER_MS)
+			if (vals[i].syn_ns >= now ||
+			    now - vals[i].syn_ns < (__u64)vals[i].connect_timeout_ms * NS_PER_MS)
 				continue;
 			found = !bpf_map_lookup_elem(cfd, &keys[i], &c);
 			if (!found || c.state != SL_CONN_PENDING ||

@@ -24,6 +24,7 @@
 #include <sluice/syn.h>
 
 #include "fixture.h"
+#include "resil.h"
 #include "sluice.skel.h"
 
 static __u32 WEB[3], WEB6[3];
@@ -750,6 +751,78 @@ static void timeout_v4(void **state)           { timeout_moves(4, 0, 0); }
 static void timeout_v4_daemon(void **state)    { timeout_moves(4, 0, 1); }
 static void timeout_v6_vlan(void **state)      { timeout_moves(6, 1, 0); }
 
+/*
+ * A SYN time later than the clock that judges it (a move on another CPU
+ * wrote it after this CPU read the clock) is no timeout: the client's
+ * retransmitted SYN neither claims the listing nor moves the flow. With an
+ * unsigned age it looked 2^64 ns old.
+ */
+static void timeout_young_syn(void **state)
+{
+	__u32 c[SL_PROBES + 1];
+	uint16_t port = 34700;
+	struct sl_bk_stats a0;
+	struct spec s;
+	struct res r;
+
+	svc_set(4, 2, 200, 0);
+	client_syn(&s, 4, 0, &port, 2, c);
+	fx_send(&s, fx.if_c, &r);
+	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	age(&s, now_ns() + 10000000000ull);
+	a0 = fx_bk_stats(c[0]);
+	fx_send(&s, fx.if_c, &r);
+	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	assert_true(has_pend(&s, NULL));
+	assert_int_equal(conn_of(&s).redispatches, 0);
+	assert_int_equal(fx_bk_stats(c[0]).conn_timeout - a0.conn_timeout, 0);
+	assert_int_equal(fx_bk_stats(c[0]).redispatch_timeout - a0.redispatch_timeout, 0);
+	assert_live(c[0], 1, 1);
+}
+
+static void quiet(void *ctx, const struct sl_resil_event *e) { (void)ctx; (void)e; }
+
+/*
+ * The daemon's pending scan claims the listings past their connect timeout
+ * and only those: one listed long ago is claimed; one whose SYN time is
+ * later than the scan's clock is not (the clock was read before the map:
+ * a SYN listed during the read looked 2^64 ns old, and was claimed at
+ * once, its flow left at a silent backend until the client's SYN
+ * retransmission a second later).
+ */
+static void scan_claims_only_past(void **state)
+{
+	__u32 c_old[SL_PROBES + 1], c_new[SL_PROBES + 1];
+	uint16_t port = 34800;
+	struct sl_resil *rs = NULL;
+	struct spec old, young;
+	struct res r;
+	char err[256] = "";
+
+	client_syn(&old, 4, 0, &port, 1, c_old);
+	fx_send(&old, fx.if_c, &r);
+	fx_assert_forwarded(&old, &r, c_old[0], NULL, NULL);
+	client_syn(&young, 4, 0, &port, 1, c_new);
+	fx_send(&young, fx.if_c, &r);
+	fx_assert_forwarded(&young, &r, c_new[0], NULL, NULL);
+	age(&old, 1);
+	age(&young, now_ns() + 10000000000ull);
+	assert_true(has_pend(&old, NULL) && has_pend(&young, NULL));
+
+	if (sl_resil_open(&rs, fx.dp, quiet, NULL, err, sizeof(err)))
+		fail_msg("sl_resil_open: %s", err);
+	sl_resil_config(rs, fx.cfg);
+	/* the scan's timer (10 ms) has fired when the module is dispatched */
+	usleep(50 * 1000);
+	sl_resil_dispatch(rs);
+	sl_resil_close(rs);
+
+	assert_false(has_pend(&old, NULL));
+	assert_true(has_pend(&young, NULL));
+	assert_int_equal(conn_of(&young).state, SL_CONN_PENDING);
+	assert_int_equal(conn_of(&young).bk_id, c_new[0]);
+}
+
 /* ---- late answers from the backend a flow left -------------------------------- */
 
 /*
@@ -1043,6 +1116,8 @@ int main(void)
 		cmocka_unit_test_setup(timeout_on_tripped_backend, per_test),
 		cmocka_unit_test_setup(timeout_v4_daemon, per_test),
 		cmocka_unit_test_setup(timeout_v6_vlan, per_test),
+		cmocka_unit_test_setup(timeout_young_syn, per_test),
+		cmocka_unit_test_setup(scan_claims_only_past, per_test),
 		cmocka_unit_test_setup(late_v4, per_test),
 		cmocka_unit_test_setup(late_v6, per_test),
 		cmocka_unit_test_setup(slow_v4, per_test),
