@@ -71,6 +71,7 @@ struct sl_resil {
 	struct rsvc svc[SL_MAX_SERVICES];
 	__u32 max_id;               /* highest backend id seen in the mirror */
 	__u64 inject_failed;        /* rebuilt SYNs the program could not be run on */
+	__u64 min_timeout_ns;       /* the shortest connect_timeout of any service */
 	/* per-CPU stats read in batches */
 	void *stats_buf;            /* ids 0..max_id, as sl_dp_read_percpu() lays them out */
 	void *one;                  /* one id's per-CPU stats (read_one) */
@@ -506,14 +507,34 @@ static void release_units(struct sl_resil *r, const struct sl_conn *c)
 		__atomic_fetch_sub(&r->dp->bk_live[c->bk_id].pending, 1, __ATOMIC_RELAXED);
 }
 
-/* Connect timeouts: PENDING flows older than their service's
+/* The scan's one-shot timer at CLOCK_MONOTONIC time at_ns. */
+static void arm_at(int fd, __u64 at_ns)
+{
+	struct itimerspec its = {
+		.it_value = { (time_t)(at_ns / 1000000000ull), (long)(at_ns % 1000000000ull) },
+	};
+
+	timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/*
+ * Connect timeouts: PENDING flows older than their service's
  * connect_timeout. Deleting the sl_pending entry claims the timeout (the
- * data path claims it the same way on a retransmitted SYN). */
+ * data path claims it the same way on a retransmitted SYN).
+ *
+ * The scan runs when a listing can have reached its timeout, not on a
+ * fixed period: at the earliest deadline among the listings it saw, or,
+ * for those listed after its read began, at its start plus the shortest
+ * connect_timeout of any service; never sooner than pending_scan_ms after
+ * it ended. An idle gateway scans once per shortest timeout instead of
+ * every pending_scan_ms (docs/decisions.md).
+ */
 static void scan_pending(struct sl_resil *r)
 {
 	struct sl_flow_key keys[SCAN_CHUNK];
 	struct sl_pend vals[SCAN_CHUNK];
 	struct sl_flow_key batch;
+	__u64 start = now_ns(), next = start + r->min_timeout_ns, floor;
 	bool first = true;
 	int fd = FD(r, sl_pending), cfd = FD(r, sl_conn);
 
@@ -529,16 +550,21 @@ static void scan_pending(struct sl_resil *r)
 		 * 2^64 ns old, and claimed it at once: docs/decisions.md) */
 		now = now_ns();
 		first = false;
-		if (rc && rc != -ENOENT)
-			return;
+		if (rc && rc != -ENOENT) {
+			next = 0;       /* try again at the finest step */
+			break;
+		}
 		for (i = 0; i < count; i++) {
+			__u64 due = vals[i].syn_ns + (__u64)vals[i].connect_timeout_ms * NS_PER_MS;
 			struct sl_conn c;
 			struct rbk *b;
 			int found;
 
-			if (vals[i].syn_ns >= now ||
-			    now - vals[i].syn_ns < (__u64)vals[i].connect_timeout_ms * NS_PER_MS)
+			if (vals[i].syn_ns >= now || now < due) {
+				if (due < next)
+					next = due;
 				continue;
+			}
 			found = !bpf_map_lookup_elem(cfd, &keys[i], &c);
 			if (!found || c.state != SL_CONN_PENDING ||
 			    c.bk_id != vals[i].bk_id || c.syn_ns != vals[i].syn_ns) {
@@ -546,6 +572,8 @@ static void scan_pending(struct sl_resil *r)
 				 * rewrote the listing with a later SYN time: keep that */
 				if (!found || c.syn_ns <= vals[i].syn_ns)
 					bpf_map_delete_elem(fd, &keys[i]);
+				else if (c.syn_ns + (__u64)vals[i].connect_timeout_ms * NS_PER_MS < next)
+					next = c.syn_ns + (__u64)vals[i].connect_timeout_ms * NS_PER_MS;
 				continue;
 			}
 			if (bpf_map_delete_elem(fd, &keys[i]))
@@ -562,8 +590,12 @@ static void scan_pending(struct sl_resil *r)
 			feed_timeout(r, b, vals[i].syn_ns, now);
 		}
 		if (rc == -ENOENT)
-			return;
+			break;
 	}
+	/* a moved flow's new listing is seen by the next scan at the latest
+	 * at its new SYN time plus the shortest timeout, as any other */
+	floor = now_ns() + (__u64)r->o.pending_scan_ms * NS_PER_MS;
+	arm_at(r->scan_fd, next > floor ? next : floor);
 }
 
 static __u64 idle_limit_ns(const struct sl_resil *r, const struct sl_conn *c)
@@ -953,7 +985,6 @@ void sl_resil_config(struct sl_resil *r, const struct sl_config *cfg)
 	r->o.pending_scan_ms = cfg->pending_scan_ms ? cfg->pending_scan_ms : SL_DEFAULT_PENDING_SCAN_MS;
 	r->o.closing_timeout_s = cfg->closing_timeout_s ? cfg->closing_timeout_s : SL_DEFAULT_CLOSING_TIMEOUT_S;
 	arm(r->tick_fd, r->o.tick_ms);
-	arm(r->scan_fd, r->o.pending_scan_ms);
 	arm(r->rec_fd, r->o.reconcile_ms);
 
 	for (id = 0; id < SL_MAX_SERVICES; id++) {
@@ -1021,6 +1052,13 @@ void sl_resil_config(struct sl_resil *r, const struct sl_config *cfg)
 	for (id = 0; id < SL_MAX_SERVICES; id++)
 		policy(r, id);
 	free(keep);
+	/* the scan's horizon: the shortest connect timeout, at most a
+	 * second; a scan now sees what the new settings list */
+	r->min_timeout_ns = (__u64)SL_PENDING_SCAN_MS_MAX * NS_PER_MS;
+	for (s = 0; s < cfg->nr_services; s++)
+		if ((__u64)cfg->services[s].connect_timeout_ms * NS_PER_MS < r->min_timeout_ns)
+			r->min_timeout_ns = (__u64)cfg->services[s].connect_timeout_ms * NS_PER_MS;
+	arm_at(r->scan_fd, now_ns() + (__u64)r->o.pending_scan_ms * NS_PER_MS);
 }
 
 int sl_resil_set_mode(struct sl_resil *r, __u32 bk_id, enum sl_brk_mode m, char *err, size_t errlen)

@@ -823,6 +823,43 @@ static void scan_claims_only_past(void **state)
 	assert_int_equal(conn_of(&young).bk_id, c_new[0]);
 }
 
+/*
+ * The scan runs when a listing can be due, not on a period: after a scan
+ * of an empty map, a listing made afterwards (past its timeout here) is
+ * still claimed, by the scan the first one scheduled at its start plus
+ * the shortest connect timeout. Dispatched as the daemon does, whenever
+ * the module's fd is ready, for at most 5 s.
+ */
+static void scan_rearms(void **state)
+{
+	__u32 c[SL_PROBES + 1];
+	uint16_t port = 34900;
+	struct sl_resil *rs = NULL;
+	struct spec s;
+	struct res r;
+	char err[256] = "";
+	int i;
+
+	if (sl_resil_open(&rs, fx.dp, quiet, NULL, err, sizeof(err)))
+		fail_msg("sl_resil_open: %s", err);
+	sl_resil_config(rs, fx.cfg);
+	usleep(50 * 1000);
+	sl_resil_dispatch(rs);          /* the first scan: nothing listed */
+
+	client_syn(&s, 4, 0, &port, 1, c);
+	fx_send(&s, fx.if_c, &r);
+	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	age(&s, 1);
+	for (i = 0; i < 500 && has_pend(&s, NULL); i++) {
+		struct pollfd pfd = { .fd = sl_resil_fd(rs), .events = POLLIN };
+
+		if (poll(&pfd, 1, 10) > 0)
+			sl_resil_dispatch(rs);
+	}
+	sl_resil_close(rs);
+	assert_false(has_pend(&s, NULL));
+}
+
 /* ---- late answers from the backend a flow left -------------------------------- */
 
 /*
@@ -1118,6 +1155,7 @@ int main(void)
 		cmocka_unit_test_setup(timeout_v6_vlan, per_test),
 		cmocka_unit_test_setup(timeout_young_syn, per_test),
 		cmocka_unit_test_setup(scan_claims_only_past, per_test),
+		cmocka_unit_test_setup(scan_rearms, per_test),
 		cmocka_unit_test_setup(late_v4, per_test),
 		cmocka_unit_test_setup(late_v6, per_test),
 		cmocka_unit_test_setup(slow_v4, per_test),
