@@ -51,10 +51,9 @@ struct xfer {
 
 struct hc {
 	__u32 bk_id;
-	__u32 heap_idx;             /* in h->due, NOT_QUEUED when not there */
-	__u32 dl_idx;               /* in h->dl while a TCP check runs, else NOT_QUEUED */
-	__u64 due_ns;               /* next start (CLOCK_MONOTONIC) */
-	__u64 deadline_ns;          /* of the running TCP check: start + timeout_ms */
+	__u32 heap_idx;             /* in h->due (always there; its key: the next start) */
+	__u32 dl_idx;               /* in h->dl while a TCP check runs (its key: the
+	                               deadline), else NOT_QUEUED */
 	__u64 start_ns;             /* of the running TCP check */
 	__u32 sock;                 /* running TCP check's pool slot + 1, or 0 */
 	struct sl_l4addr addr;
@@ -76,12 +75,23 @@ struct tsock {
 	__u32 next_free;            /* on a free list: the next slot + 1, or 0 */
 };
 
-/* A min-heap of checks: on due_ns (every check) or on deadline_ns (dl:
- * the running TCP checks, whose timeouts are the module's own). */
+/*
+ * A min-heap of checks: due (every check, on its next start) or dl (the
+ * running TCP checks, on their deadline: start + timeout_ms; their
+ * timeouts are the module's own). Times are CLOCK_MONOTONIC. An entry
+ * carries its key, which lives nowhere else: sifting compares within the
+ * array instead of loading a check per level (a cache miss each on
+ * 10,000 checks), and no copy of a key can go stale.
+ */
+struct hent {
+	__u64 key;
+	struct hc *e;
+};
+
 struct heap {
-	struct hc **v;
+	struct hent *v;
 	__u32 len, cap;
-	int dl;
+	int dl;                     /* which index in struct hc: dl_idx, else heap_idx */
 };
 
 struct sl_health {
@@ -150,15 +160,9 @@ const char *sl_check_type_name(enum sl_check_type t)
 
 /* ---- the heaps: due times, TCP deadlines -------------------------------- */
 
-static __u64 hkey(const struct heap *q, const struct hc *e)
+static __u32 *heap_pos(const struct heap *q, struct hc *e)
 {
-	return q->dl ? e->deadline_ns : e->due_ns;
-}
-
-static void heap_set(struct heap *q, __u32 i, struct hc *e)
-{
-	q->v[i] = e;
-	*(q->dl ? &e->dl_idx : &e->heap_idx) = i;
+	return q->dl ? &e->dl_idx : &e->heap_idx;
 }
 
 static __u32 heap_idx(const struct heap *q, const struct hc *e)
@@ -166,38 +170,55 @@ static __u32 heap_idx(const struct heap *q, const struct hc *e)
 	return q->dl ? e->dl_idx : e->heap_idx;
 }
 
+/* The entry goes to i; its check learns where it is (a store, off the
+ * comparisons' path). */
+static void heap_set(struct heap *q, __u32 i, struct hent x)
+{
+	q->v[i] = x;
+	*heap_pos(q, x.e) = i;
+}
+
 static void heap_up(struct heap *q, __u32 i)
 {
-	struct hc *e = q->v[i];
+	struct hent x = q->v[i];
 
 	while (i) {
 		__u32 p = (i - 1) / 2;
 
-		if (hkey(q, q->v[p]) <= hkey(q, e))
+		if (q->v[p].key <= x.key)
 			break;
 		heap_set(q, i, q->v[p]);
 		i = p;
 	}
-	heap_set(q, i, e);
+	heap_set(q, i, x);
 }
 
 static void heap_down(struct heap *q, __u32 i)
 {
-	struct hc *e = q->v[i];
+	struct hent x = q->v[i];
 
 	for (;;) {
 		__u32 l = 2 * i + 1, m = l;
 
 		if (l >= q->len)
 			break;
-		if (l + 1 < q->len && hkey(q, q->v[l + 1]) < hkey(q, q->v[l]))
+		if (l + 1 < q->len && q->v[l + 1].key < q->v[l].key)
 			m = l + 1;
-		if (hkey(q, e) <= hkey(q, q->v[m]))
+		if (x.key <= q->v[m].key)
 			break;
 		heap_set(q, i, q->v[m]);
 		i = m;
 	}
-	heap_set(q, i, e);
+	heap_set(q, i, x);
+}
+
+/* the entry at i may be out of place either way */
+static void heap_sift(struct heap *q, __u32 i)
+{
+	struct hc *e = q->v[i].e;
+
+	heap_up(q, i);
+	heap_down(q, heap_idx(q, e));
 }
 
 /* room for one more: 0 or -ENOMEM */
@@ -205,7 +226,7 @@ static int heap_reserve(struct heap *q)
 {
 	if (q->len == q->cap) {
 		__u32 cap = q->cap ? 2 * q->cap : 64;
-		struct hc **n = realloc(q->v, cap * sizeof(*n));
+		struct hent *n = realloc(q->v, cap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
@@ -215,20 +236,22 @@ static int heap_reserve(struct heap *q)
 	return 0;
 }
 
-static int heap_push(struct heap *q, struct hc *e)
+static int heap_push(struct heap *q, struct hc *e, __u64 key)
 {
 	if (heap_reserve(q))
 		return -ENOMEM;
-	heap_set(q, q->len++, e);
+	heap_set(q, q->len++, (struct hent){ .key = key, .e = e });
 	heap_up(q, q->len - 1);
 	return 0;
 }
 
-/* e's key changed */
-static void heap_fix(struct heap *q, struct hc *e)
+/* e (queued in q) is now due at key: the only way a queued key changes */
+static void heap_rekey(struct heap *q, struct hc *e, __u64 key)
 {
-	heap_up(q, heap_idx(q, e));
-	heap_down(q, heap_idx(q, e));
+	__u32 i = heap_idx(q, e);
+
+	q->v[i].key = key;
+	heap_sift(q, i);
 }
 
 static void heap_del(struct heap *q, struct hc *e)
@@ -237,11 +260,11 @@ static void heap_del(struct heap *q, struct hc *e)
 
 	if (i == NOT_QUEUED)
 		return;
-	*(q->dl ? &e->dl_idx : &e->heap_idx) = NOT_QUEUED;
+	*heap_pos(q, e) = NOT_QUEUED;
 	if (i == --q->len)
 		return;
 	heap_set(q, i, q->v[q->len]);
-	heap_fix(q, q->v[i]);
+	heap_sift(q, i);
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -270,9 +293,10 @@ static int busy(const struct hc *e)
 	return e->x || e->sock;
 }
 
-static int waiting_for_slot(const struct sl_health *h, const struct hc *e, __u64 now)
+/* the first due check (top of h->due) cannot start for want of a slot */
+static int waiting_for_slot(const struct sl_health *h, const struct hent *top, __u64 now)
 {
-	return e->due_ns <= now && !busy(e) && h->running >= h->max_running;
+	return top->key <= now && !busy(top->e) && h->running >= h->max_running;
 }
 
 /* x rounded up to a multiple of g */
@@ -304,13 +328,13 @@ static void arm(struct sl_health *h)
 	struct itimerspec its = { 0 };
 	__u64 want = h->curl_due_ns;
 
-	if (h->dl.len && (!want || h->dl.v[0]->deadline_ns < want))
-		want = h->dl.v[0]->deadline_ns;
+	if (h->dl.len && (!want || h->dl.v[0].key < want))
+		want = h->dl.v[0].key;
 	if (want)
 		want = round_up(want, NS_PER_MS);
-	if (h->due.len && !waiting_for_slot(h, h->due.v[0], now_ns())) {
-		const struct hc *e = h->due.v[0];
-		__u64 d = round_up(e->due_ns, start_grid(e));
+	if (h->due.len && !waiting_for_slot(h, &h->due.v[0], now_ns())) {
+		const struct hent *top = &h->due.v[0];
+		__u64 d = round_up(top->key, start_grid(top->e));
 
 		if (!want || d < want)
 			want = d;
@@ -833,8 +857,8 @@ static int tcp_start(struct sl_health *h, struct hc *e, __u64 now, char *why, si
 		tcp_done(h, e, rc, 0);
 		return 0;
 	}
-	e->deadline_ns = now + (__u64)e->c.timeout_ms * NS_PER_MS;
-	heap_push(&h->dl, e);   /* cannot fail: reserved */
+	/* cannot fail: reserved */
+	heap_push(&h->dl, e, now + (__u64)e->c.timeout_ms * NS_PER_MS);
 	return 0;
 }
 
@@ -942,19 +966,18 @@ static void finish(struct sl_health *h, struct hc *e, struct sl_health_result *r
 static void start_due(struct sl_health *h, __u64 now)
 {
 	/* TCP checks past their deadline first: they free slots */
-	while (h->dl.len && h->dl.v[0]->deadline_ns <= now)
-		tcp_done(h, h->dl.v[0], 0, 1);   /* may remove it */
-	while (h->due.len && h->due.v[0]->due_ns <= now) {
-		struct hc *e = h->due.v[0];
+	while (h->dl.len && h->dl.v[0].key <= now)
+		tcp_done(h, h->dl.v[0].e, 0, 1);   /* may remove it */
+	while (h->due.len && h->due.v[0].key <= now) {
+		struct hc *e = h->due.v[0].e;
 		__u64 next;
 
-		if (waiting_for_slot(h, e, now))
+		if (waiting_for_slot(h, &h->due.v[0], now))
 			break;
-		next = e->due_ns + period(h, e);
+		next = h->due.v[0].key + period(h, e);
 		if (next <= now)
 			next += ((now - next) / interval_ns(e) + 1) * interval_ns(e);
-		e->due_ns = next;
-		heap_down(&h->due, 0);
+		heap_rekey(&h->due, e, next);
 		if (!busy(e)) {
 			char why[96];
 			int rc = e->c.type == SL_CHECK_TCP ?
@@ -1141,8 +1164,7 @@ int sl_health_set(struct sl_health *h, __u32 bk_id, const struct sl_l4addr *addr
 		if (!e)
 			return -ENOMEM;
 		e->heap_idx = e->dl_idx = NOT_QUEUED;
-		e->due_ns = now_ns();
-		if (heap_push(&h->due, e)) {
+		if (heap_push(&h->due, e, now_ns())) {   /* rescheduled below */
 			free(e);
 			return -ENOMEM;
 		}
@@ -1160,8 +1182,7 @@ int sl_health_set(struct sl_health *h, __u32 bk_id, const struct sl_l4addr *addr
 	e->info.state = SL_HEALTH_UNKNOWN;
 	labels(e, svc, name);
 	/* first run somewhere in [now, now + interval) */
-	e->due_ns = now_ns() + rnd_below(h, interval_ns(e));
-	heap_fix(&h->due, e);
+	heap_rekey(&h->due, e, now_ns() + rnd_below(h, interval_ns(e)));
 	arm(h);
 	return 0;
 }
