@@ -38,10 +38,13 @@
 
 #define V4 "198.18.0.1"
 #define V6 "2001:2::1"
+#define V4B "198.18.0.2"   /* added by the tests that need a second address */
+#define V6B "2001:2::2"
 #define MAX_RES  512
 #define MAX_SRV  16
 #define MAX_CONN 64
 #define MAX_REQ  128
+#define MAX_PEER 8
 
 /* ---- the namespace ------------------------------------------------------- */
 
@@ -100,7 +103,10 @@ enum mode {
 	M_BLOCKED,        /* never accepted (not in the loop) */
 };
 
-struct srv { int fd, mode, port, v6, accepted; };
+struct srv {
+	int fd, mode, port, v6, accepted;
+	struct sockaddr_storage peer[MAX_PEER];   /* of the first accepted connections */
+};
 struct conn { int fd; struct srv *s; size_t len; char buf[2048]; };
 struct req { int port, v6; char line[256], host[160], ua[160]; };
 
@@ -212,10 +218,17 @@ static void on_accept(struct srv *s)
 {
 	int fd;
 
-	while ((fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
 		struct conn *c = NULL;
 		struct epoll_event ev = { .events = EPOLLIN };
 
+		fd = accept4(s->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			break;
+		if (s->accepted < MAX_PEER)
+			s->peer[s->accepted] = peer;
 		s->accepted++;
 		if (s->mode == M_ACCEPT_CLOSE) {
 			close(fd);
@@ -468,6 +481,16 @@ static const struct req *find_req(const char *line)
 
 static struct srv *l4, *l6;
 
+static int have_accepted(long srvs)   /* each of 4 servers accepted 3 or more */
+{
+	struct srv *const *s = (struct srv *const *)srvs;
+
+	for (int i = 0; i < 4; i++)
+		if (s[i]->accepted < 3)
+			return 0;
+	return 1;
+}
+
 /* Close each listener right after its backend's second result: before the
  * next check can start (results come before starts in a dispatch). */
 static void close_after_two(const struct sl_health_result *r)
@@ -583,6 +606,78 @@ static void test_tcp_pool_reuse(void **state)
 	assert_int_equal(t.max_running_seen, 1);
 	close(a);
 	close(b);
+}
+
+/* the port and address of s's k-th accepted connection's peer (k from 0) */
+static unsigned peer_port(const struct srv *s, int k, char *ip, size_t iplen)
+{
+	const struct sockaddr_storage *p = &s->peer[k];
+
+	assert_true(k < s->accepted && k < MAX_PEER);
+	if (p->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)p;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, iplen);
+		return ntohs(a->sin6_port);
+	}
+	inet_ntop(AF_INET, &((const struct sockaddr_in *)p)->sin_addr, ip, iplen);
+	return ntohs(((const struct sockaddr_in *)p)->sin_port);
+}
+
+/*
+ * A pooled socket keeps its source port for life. One check at a time, so
+ * one socket per family serves every check; between two checks of a
+ * backend it checked the others, refused ones and ones on another local
+ * address. Every connection a backend accepts comes from that one port
+ * (the same 4-tuple again: the RST left nothing behind at either end) and
+ * from the backend's own address: the source address is still chosen per
+ * destination, only the port is bound. IPv4 and IPv6 alike.
+ */
+static void test_tcp_fixed_port(void **state)
+{
+	static const char *const ip[4] = { V4, V4B, V6, V6B };
+	struct sl_cfg_check c = tcp_check(100, 100, 1, 1);
+	unsigned port[4];
+	struct srv *s[4];
+
+	addr_add(AF_INET, V4B);
+	addr_add(AF_INET6, V6B);
+	for (int i = 0; i < 4; i++) {
+		s[i] = listen_on(ip[i], 8100, M_ACCEPT_CLOSE, 16);
+		set_ok(i + 1, ip[i], 8100, &c);
+	}
+	set_ok(5, V4, 8101, &c);   /* nobody listens */
+	set_ok(6, V6, 8101, &c);
+	sl_health_set_max_running(t.h, 1);
+	for (__u32 id = 1; id <= 6; id++)
+		wait_results(id, 4);
+	assert_int_equal(t.max_running_seen, 1);
+	for (int i = 0; i < t.nres; i++) {
+		const struct sl_health_result *r = &t.res[i];
+
+		if (r->bk_id <= 4 && (!r->ok || strcmp(r->detail, "ok")))
+			fail_msg("result %d of b%u: %s", i, r->bk_id, r->detail);
+		if (r->bk_id > 4 && (r->ok || strcmp(r->detail, "connection refused")))
+			fail_msg("result %d of b%u: %s", i, r->bk_id, r->detail);
+	}
+	run_until(have_accepted, (long)s, "the listeners' connections");
+	for (int i = 0; i < 4; i++) {
+		char from[INET6_ADDRSTRLEN];
+
+		for (int k = 0; k < s[i]->accepted && k < MAX_PEER; k++) {
+			unsigned p = peer_port(s[i], k, from, sizeof(from));
+
+			if (!k)
+				port[i] = p;
+			if (p != port[i] || strcmp(from, ip[i]))
+				fail_msg("%s: connection %d from [%s]:%u, the first from port %u",
+					 ip[i], k, from, p, port[i]);
+		}
+	}
+	/* one socket per family */
+	assert_int_equal(port[0], port[1]);
+	assert_int_equal(port[2], port[3]);
+	assert_int_equal(time_wait_to(8100), 0);
 }
 
 static void open_after_two(const struct sl_health_result *r)
@@ -930,6 +1025,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_refused_then_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_pool_reuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_fixed_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_doubled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_running, setup, teardown),

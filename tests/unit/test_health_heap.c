@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Unit tests: the min-heaps of daemon/health.c (due times, TCP deadlines),
+ * white-box: the module is compiled into this program, so the static heap
+ * functions are at hand (health.o from the library is then never linked).
+ * Many checks with random keys (some equal) are pushed, rekeyed and
+ * deleted at random; after every phase each entry's key is its check's
+ * and each check knows its index, and popping gives the keys in order.
+ * Nothing here needs root or a network.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "health.c"
+
+#define N 10000
+
+static __u64 seed = 0x8badf00dcafef00dull;
+
+static __u64 rand64(void)
+{
+	seed ^= seed >> 12;
+	seed ^= seed << 25;
+	seed ^= seed >> 27;
+	return seed * 0x2545f4914f6cdd1dull;
+}
+
+/* a key: spread out, or (one in four) from a few values so ties happen */
+static __u64 rand_key(void)
+{
+	__u64 r = rand64();
+
+	return r & 3 ? r >> 8 : 1000 + (r >> 8) % 16;
+}
+
+static struct hc checks[N];
+static __u64 want[N];           /* the key each check should have; 0: not queued */
+
+/* The heap property, every back-pointer, every key; the other index of a
+ * check is never touched. */
+static void verify(const struct heap *q, __u32 queued)
+{
+	assert_int_equal(q->len, queued);
+	for (__u32 i = 0; i < q->len; i++) {
+		const struct hc *e = q->v[i].e;
+
+		assert_int_equal(heap_idx(q, e), i);
+		assert_int_equal(q->dl ? e->heap_idx : e->dl_idx, NOT_QUEUED);
+		assert_true(want[e - checks] && q->v[i].key == want[e - checks]);
+		if (i)
+			assert_true(q->v[(i - 1) / 2].key <= q->v[i].key);
+	}
+	for (__u32 k = 0; k < N; k++)
+		if (!want[k])
+			assert_int_equal(heap_idx(q, &checks[k]), NOT_QUEUED);
+}
+
+static void run(int dl)
+{
+	struct heap q = { .dl = dl };
+	__u32 queued = 0;
+	__u64 last = 0;
+
+	for (__u32 k = 0; k < N; k++) {
+		checks[k] = (struct hc){ .bk_id = k + 1, .heap_idx = NOT_QUEUED,
+					 .dl_idx = NOT_QUEUED };
+		want[k] = 0;
+	}
+	for (__u32 k = 0; k < N; k++) {
+		want[k] = rand_key() | 1;   /* never 0: that means "not queued" here */
+		assert_int_equal(heap_push(&q, &checks[k], want[k]), 0);
+		queued++;
+	}
+	verify(&q, queued);
+
+	/* a key changes while queued (a start, a reschedule): up or down */
+	for (int n = 0; n < N; n++) {
+		__u32 k = rand64() % N;
+
+		want[k] = rand_key() | 1;
+		heap_rekey(&q, &checks[k], want[k]);
+	}
+	verify(&q, queued);
+
+	/* removals from anywhere (a check ended or removed); twice is a no-op */
+	for (int n = 0; n < N / 4; n++) {
+		__u32 k = rand64() % N;
+
+		if (want[k])
+			queued--;
+		want[k] = 0;
+		heap_del(&q, &checks[k]);
+	}
+	verify(&q, queued);
+
+	/* what start_due does: the first one due moves on */
+	for (int n = 0; n < N; n++) {
+		struct hc *e = q.v[0].e;
+
+		want[e - checks] = q.v[0].key + 1 + rand64() % 100000;
+		heap_rekey(&q, e, want[e - checks]);
+	}
+	verify(&q, queued);
+
+	/* they come out in order */
+	while (q.len) {
+		struct hc *e = q.v[0].e;
+
+		assert_true(q.v[0].key >= last);
+		assert_int_equal(q.v[0].key, want[e - checks]);
+		last = q.v[0].key;
+		want[e - checks] = 0;
+		heap_del(&q, e);
+		queued--;
+		if (queued % 997 == 0)
+			verify(&q, queued);
+	}
+	assert_int_equal(queued, 0);
+	free(q.v);
+}
+
+static void test_due_heap(void **state)
+{
+	run(0);
+}
+
+static void test_deadline_heap(void **state)
+{
+	run(1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_due_heap),
+		cmocka_unit_test(test_deadline_heap),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
