@@ -16,6 +16,7 @@
  * "Health checks".
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct hc {
 	                               deadline), else NOT_QUEUED */
 	__u64 start_ns;             /* of the running TCP check */
 	__u32 sock;                 /* running TCP check's pool slot + 1, or 0 */
+	bool timing_out;            /* the last result was a timeout (finish: logged once a run) */
 	struct sl_l4addr addr;
 	struct sl_cfg_check c;
 	char svc[SL_NAME_MAX];
@@ -959,6 +961,7 @@ static void finish(struct sl_health *h, struct hc *e, struct sl_health_result *r
 {
 	struct sl_health_info *in = &e->info;
 	char what[SL_NAME_MAX + sizeof(e->name) + sizeof(e->c.path) + 16];
+	bool log_timeout;
 
 	r->state_before = in->state;
 	in->checks++;
@@ -983,10 +986,16 @@ static void finish(struct sl_health *h, struct hc *e, struct sl_health_result *r
 	snprintf(in->last_detail, sizeof(in->last_detail), "%s", r->detail);
 	bump_hist(in, r->elapsed_us);
 
-	if (r->timed_out || r->state_before != r->state_after)
+	/* A silent backend times out every interval: the first timeout of a
+	 * run is logged, the rest are counted (timeouts, the metrics) and
+	 * the state change says how many there were. */
+	log_timeout = r->timed_out && !e->timing_out;
+	e->timing_out = r->timed_out;
+	if (log_timeout || r->state_before != r->state_after)
 		describe(e, what, sizeof(what));
-	if (r->timed_out)
-		sl_log(LOG_WARNING, "health: %s: timeout after %llu ms (timeout_ms %u)", what,
+	if (log_timeout)
+		sl_log(LOG_WARNING, "health: %s: timeout after %llu ms (timeout_ms %u; "
+		       "further timeouts in a row are counted, not logged)", what,
 		       (unsigned long long)(r->elapsed_us / 1000), e->c.timeout_ms);
 	if (r->state_before != r->state_after)
 		sl_log(r->state_after == SL_HEALTH_UP && r->state_before == SL_HEALTH_UNKNOWN ?
