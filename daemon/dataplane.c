@@ -1068,7 +1068,8 @@ int sl_dp_set_nexthop(struct sl_dp *dp, __u32 bk_id, __u32 ifindex,
 	return write_backend(st, bk_id, &v);
 }
 
-int sl_dp_set_gate(struct sl_dp *dp, __u32 bk_id, __u8 breaker, bool reset, __u8 mode)
+int sl_dp_set_gate(struct sl_dp *dp, __u32 bk_id, __u8 breaker, bool reset, __u8 mode,
+		   __u64 drain_until_ns)
 {
 	struct dp_state *st = ST(dp);
 	struct sl_backend v;
@@ -1078,6 +1079,8 @@ int sl_dp_set_gate(struct sl_dp *dp, __u32 bk_id, __u8 breaker, bool reset, __u8
 	v = st->bk[bk_id];
 	v.breaker = breaker;
 	v.mode = mode;
+	v.drain_until[0] = (__u32)drain_until_ns;
+	v.drain_until[1] = (__u32)(drain_until_ns >> 32);
 	v.flags = reset ? v.flags | SL_BK_F_RESET : v.flags & ~SL_BK_F_RESET;
 	return write_backend(st, bk_id, &v);
 }

@@ -67,7 +67,8 @@ const struct sl_backend *sl_dp_backend(const struct sl_dp *dp, __u32 id);
 /* The gate backend bk_id's new flows meet (enum sl_breaker), whether its
  * established flows are reset (SL_BK_F_RESET), and the operator's mode
  * kept with it across restarts. Unchanged values write nothing. */
-int sl_dp_set_gate(struct sl_dp *dp, __u32 bk_id, __u8 breaker, bool reset, __u8 mode);
+int sl_dp_set_gate(struct sl_dp *dp, __u32 bk_id, __u8 breaker, bool reset, __u8 mode,
+		   __u64 drain_until_ns);
 
 /* Map file descriptor of a map of the skeleton, by name ("sl_conn"). */
 int sl_dp_map_fd(const struct sl_dp *dp, const char *name);

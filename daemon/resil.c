@@ -190,7 +190,8 @@ static void policy(struct sl_resil *r, __u32 svc_id)
 			/* tokens before the gate: the data path must find them */
 			__atomic_store_n(&r->dp->bk_live[b->id].trial_tokens, tokens, __ATOMIC_RELEASE);
 		}
-		if (sl_dp_set_gate(r->dp, b->id, dp, reset, b->brk.mode))
+		if (sl_dp_set_gate(r->dp, b->id, dp, reset, b->brk.mode,
+				   b->brk.mode == SL_BRKM_DRAINING ? b->drain_until_ns : 0))
 			sl_log(LOG_ERR, "cannot write the gate of backend %s", b->name);
 		if (dp != SL_BRK_HALF_OPEN)
 			__atomic_store_n(&r->dp->bk_live[b->id].trial_tokens, 0, __ATOMIC_RELEASE);
@@ -964,6 +965,8 @@ static struct rbk *adopt(struct sl_resil *r, __u32 id, const struct sl_cfg_servi
 	b->dp = bk ? bk->breaker : SL_BRK_CLOSED;
 	if (bk && bk->mode > SL_BRKM_AUTO && bk->mode < SL_BRKM_MAX) {
 		sl_brk_set_mode(&b->brk, now, bk->mode, &t);
+		if (bk->mode == SL_BRKM_DRAINING)
+			b->drain_until_ns = (__u64)bk->drain_until[1] << 32 | bk->drain_until[0];
 		sl_log(LOG_NOTICE, "breaker %s %s: mode %s kept from the previous sluiced",
 		       cs->name, b->name, sl_brk_mode_name(bk->mode));
 	} else if (cs->breaker_mode == SL_BRKM_METRICS_ONLY) {

@@ -129,7 +129,11 @@ struct sl_backend {
 	__u32 nh_ifindex;
 	__u8  nh_dmac[6];
 	__u8  nh_smac[6];
-	__u32 reserved[4];
+	/* daemon only: a DRAINING backend's drain deadline, CLOCK_MONOTONIC
+	 * ns as low and high words (a __u64 here would move the layout);
+	 * 0: none. Pinned so a restarted sluiced ends the drain on time. */
+	__u32 drain_until[2];
+	__u32 reserved[2];
 };
 
 /*

@@ -7,7 +7,8 @@
 #    goes on; new connections avoid b2.
 #  on_trip = "keep": forced open again; the connection on b2 keeps working.
 #  drain_timeout_ms: b2 drained; its connection keeps working until the
-#    timeout, then it is reset.
+#    timeout, then it is reset; also when sluiced restarts in the drain
+#    (the deadline is pinned with the backend).
 #  idle_timeout_s: an idle connection's entry is removed by the reaper and
 #    its unit of b2's active count given back.
 set -uo pipefail
@@ -73,6 +74,22 @@ lab_hold_advance d2 3 || lab_fail "the draining connection stalled before the ti
 hold_reset d2
 grep -q "backend web $B:$LAB_PORT: established flows are reset .*drain_timeout expired" "$LAB_SLUICED_LOG" ||
 	lab_fail "the drain timeout is not logged"
+sl breaker auto web "$B" || lab_fail "breaker auto"
+
+echo "drain with drain_timeout_ms = 3000, sluiced restarted in the drain: the new one resets on time"
+LAB_SVC_EXTRA='on_trip = "keep"; drain_timeout_ms = 3000;'
+lab_write_config "$conf" v4 1 2 3 || lab_fail "lab_write_config"
+lab_reload_sluiced || lab_fail "reload"
+hold_on e2 b2
+sl breaker drain web "$B" || lab_fail "breaker drain"
+lab_stop_sluiced >/dev/null
+lab_start_sluiced "$conf" || lab_fail "sluiced did not start again"
+last_run() { awk '/^==== lab: start:/ { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "$LAB_SLUICED_LOG"; }
+last_run | grep -q "breaker web $B:$LAB_PORT: mode draining kept from the previous sluiced" ||
+	lab_fail "the drain was not kept across the restart"
+hold_reset e2
+last_run | grep -q "backend web $B:$LAB_PORT: established flows are reset .*drain_timeout expired" ||
+	lab_fail "the new sluiced did not end the drain"
 sl breaker auto web "$B" || lab_fail "breaker auto"
 
 echo "idle_timeout_s = 2: an idle connection's entry is reaped, its unit given back"
