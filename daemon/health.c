@@ -24,7 +24,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -908,31 +907,37 @@ static int tcp_start(struct sl_health *h, struct hc *e, __u64 now, char *why, si
 
 /*
  * epoll says a check's socket changed state. Edge-triggered on a reused
- * socket, an event may be left over from the slot's previous check, so
- * the state decides: still SYN_SENT is not an end; CLOSE is a failure
- * (SO_ERROR says which, and is cleared by reading it); any other state
- * was reached by connecting.
+ * socket, an event may be left over from the slot's previous check (the
+ * disconnect that ended it wakes epoll too), so the socket's state
+ * decides, asked as cheaply as the kernel allows: getpeername() succeeds
+ * once connected (ESTABLISHED, or CLOSE_WAIT if the peer already closed),
+ * the common case and one syscall; it fails with ENOTCONN in SYN_SENT and
+ * CLOSE alike, and then SO_ERROR tells them apart: a failed connect left
+ * its error there (refused, unreachable, reset; reading clears it), while
+ * one still in progress has none: the disconnect's own error (ECONNRESET)
+ * was cleared when connect() sent the new SYN (tcp_connect_init), so a
+ * zero is a stale event, not an end.
  */
 static void tcp_event(struct sl_health *h, __u32 slot)
 {
 	struct tsock *s = slot < h->nsocks ? &h->socks[slot] : NULL;
 	struct hc *e = s && s->bk_id ? lookup(h, s->bk_id) : NULL;
-	socklen_t len = sizeof(__u8);
-	__u8 state = 0;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
 	int err = 0;
 
 	if (!e || e->sock != slot + 1)
 		return;   /* free, or ended meanwhile */
-	if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &state, &len)) {
-		err = errno;
-	} else if (state == TCP_SYN_SENT) {
-		return;
-	} else if (state == TCP_CLOSE) {
-		len = sizeof(err);
-		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+	if (getpeername(s->fd, (struct sockaddr *)&peer, &len)) {
+		if (errno != ENOTCONN) {
 			err = errno;
-		if (!err)
-			err = ECONNRESET;
+		} else {
+			len = sizeof(err);
+			if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+				err = errno;
+			else if (!err)
+				return;   /* still connecting */
+		}
 	}
 	tcp_done(h, e, err, 0);
 }
