@@ -143,6 +143,18 @@ static void client_syn(struct spec *s, int af, int nvlan, uint16_t *port, unsign
 	}
 }
 
+/* client_syn()'s SYN sent through the program: a PENDING flow on its
+ * first candidate, c[0]. */
+static void pending_syn(struct spec *s, int af, int nvlan, uint16_t *port, unsigned need,
+			__u32 c[SL_PROBES + 1])
+{
+	struct res r;
+
+	client_syn(s, af, nvlan, port, need, c);
+	fx_send(s, fx.if_c, &r);
+	fx_assert_forwarded(s, &r, c[0], NULL, NULL);
+}
+
 static struct sl_flow_key key_of(const struct spec *s)
 {
 	struct sl_flow_key k;
@@ -559,9 +571,7 @@ static void refused_bound_zero_and_service_full(void **state)
 	v.redispatch_max = 1;
 	fx_svc_put(FX_VIP4, 80, P_TCP, &v);
 	s.sport = port;
-	client_syn(&s, 4, 0, &port, 2, c);
-	fx_send(&s, fx.if_c, &r);
-	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	pending_syn(&s, 4, 0, &port, 2, c);
 	assert_svc_active(svc, 1);
 	backend_rst(&rev, &s, c[0]);
 	fx_send(&rev, fx.if_b, &r);
@@ -621,9 +631,7 @@ static void timeout_moves(int af, int nvlan, int daemon_claimed)
 	__u64 t0;
 
 	svc_set(af, 2, 3600000, 0);            /* an hour: nothing times out by itself */
-	client_syn(&s, af, nvlan, &port, 3, c);
-	fx_send(&s, fx.if_c, &r);
-	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	pending_syn(&s, af, nvlan, &port, 3, c);
 
 	/* within the timeout: the retransmission follows the flow */
 	fx_send(&s, fx.if_c, &r);
@@ -722,9 +730,7 @@ static void timeout_on_tripped_backend(void **state)
 	struct res r;
 
 	svc_set(4, 2, 200, 0);
-	client_syn(&s, 4, 0, &port, 3, c);
-	fx_send(&s, fx.if_c, &r);
-	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	pending_syn(&s, 4, 0, &port, 3, c);
 	b = fx_bk_get(c[0]);
 	b.breaker = SL_BRK_OPEN;
 	b.flags |= SL_BK_F_RESET;
@@ -766,9 +772,7 @@ static void timeout_young_syn(void **state)
 	struct res r;
 
 	svc_set(4, 2, 200, 0);
-	client_syn(&s, 4, 0, &port, 2, c);
-	fx_send(&s, fx.if_c, &r);
-	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	pending_syn(&s, 4, 0, &port, 2, c);
 	age(&s, now_ns() + 10000000000ull);
 	a0 = fx_bk_stats(c[0]);
 	fx_send(&s, fx.if_c, &r);
@@ -796,15 +800,10 @@ static void scan_claims_only_past(void **state)
 	uint16_t port = 34800;
 	struct sl_resil *rs = NULL;
 	struct spec old, young;
-	struct res r;
 	char err[256] = "";
 
-	client_syn(&old, 4, 0, &port, 1, c_old);
-	fx_send(&old, fx.if_c, &r);
-	fx_assert_forwarded(&old, &r, c_old[0], NULL, NULL);
-	client_syn(&young, 4, 0, &port, 1, c_new);
-	fx_send(&young, fx.if_c, &r);
-	fx_assert_forwarded(&young, &r, c_new[0], NULL, NULL);
+	pending_syn(&old, 4, 0, &port, 1, c_old);
+	pending_syn(&young, 4, 0, &port, 1, c_new);
 	age(&old, 1);
 	age(&young, now_ns() + 10000000000ull);
 	assert_true(has_pend(&old, NULL) && has_pend(&young, NULL));
@@ -836,7 +835,6 @@ static void scan_rearms(void **state)
 	uint16_t port = 34900;
 	struct sl_resil *rs = NULL;
 	struct spec s;
-	struct res r;
 	char err[256] = "";
 	int i;
 
@@ -846,9 +844,7 @@ static void scan_rearms(void **state)
 	usleep(50 * 1000);
 	sl_resil_dispatch(rs);          /* the first scan: nothing listed */
 
-	client_syn(&s, 4, 0, &port, 1, c);
-	fx_send(&s, fx.if_c, &r);
-	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	pending_syn(&s, 4, 0, &port, 1, c);
 	age(&s, 1);
 	for (i = 0; i < 500 && has_pend(&s, NULL); i++) {
 		struct pollfd pfd = { .fd = sl_resil_fd(rs), .events = POLLIN };
@@ -1059,7 +1055,6 @@ static void inject_redispatches(int af)
 	struct sl_flow_key k;
 	struct sl_conn e;
 	struct spec s, want;
-	struct res r;
 	uint8_t mac[6];
 	char addr[64];
 	uint16_t bport;
@@ -1069,9 +1064,7 @@ static void inject_redispatches(int af)
 	assert_int_not_equal(if_b1, 0);
 	assert_int_equal(system("ethtool -K sl-b1 gro on >/dev/null 2>&1"), 0);
 	svc_set(af, 2, 200, 0);
-	client_syn(&s, af, 0, &port, 2, c);
-	fx_send(&s, fx.if_c, &r);
-	fx_assert_forwarded(&s, &r, c[0], NULL, NULL);
+	pending_syn(&s, af, 0, &port, 2, c);
 	fx_nh_mac(c[1], mac);
 	assert_int_equal(sl_dp_set_nexthop(fx.dp, c[1], fx.if_b, mac, FX_MAC_GW_B), 0);
 

@@ -41,6 +41,12 @@ hold_reset() {
 	grep -q 'FAIL' "$LAB_DIR/hold.$1" || lab_fail "keep-alive $1 was not reset: $(tail -n 2 "$LAB_DIR/hold.$1")"
 	grep 'FAIL' "$LAB_DIR/hold.$1" | sed 's/^/  /'
 }
+# reconfig SVC_EXTRA: the three backends with these service settings, reloaded
+reconfig() {
+	LAB_SVC_EXTRA=$1
+	lab_write_config "$conf" v4 1 2 3 || lab_fail "lab_write_config"
+	lab_reload_sluiced || lab_fail "reload"
+}
 reason() { "$LAB_TOOLS/slstat" "$LAB_PIN_ROOT" | awk -v r="$1" '$1 == "reason" && $2 == r { print $3 }'; }
 
 echo "on_trip = reset: b2 forced open resets its keep-alive connection"
@@ -58,9 +64,7 @@ lab_wait_gate 2 closed 20 || lab_fail "b2 not closed after auto"
 	lab_fail "b2 still resetting after auto"
 
 echo "on_trip = keep: b2 forced open keeps its keep-alive connection"
-LAB_SVC_EXTRA='on_trip = "keep"; drain_timeout_ms = 1000;'
-lab_write_config "$conf" v4 1 2 3 || lab_fail "lab_write_config"
-lab_reload_sluiced || lab_fail "reload"
+reconfig 'on_trip = "keep"; drain_timeout_ms = 1000;'
 hold_on k2 b2
 sl breaker open web "$B" || lab_fail "breaker open"
 lab_hold_advance k2 10 || lab_fail "the connection on b2 stalled though on_trip = keep"
@@ -77,9 +81,7 @@ grep -q "backend web $B:$LAB_PORT: established flows are reset .*drain_timeout e
 sl breaker auto web "$B" || lab_fail "breaker auto"
 
 echo "drain with drain_timeout_ms = 3000, sluiced restarted in the drain: the new one resets on time"
-LAB_SVC_EXTRA='on_trip = "keep"; drain_timeout_ms = 3000;'
-lab_write_config "$conf" v4 1 2 3 || lab_fail "lab_write_config"
-lab_reload_sluiced || lab_fail "reload"
+reconfig 'on_trip = "keep"; drain_timeout_ms = 3000;'
 hold_on e2 b2
 sl breaker drain web "$B" || lab_fail "breaker drain"
 lab_stop_sluiced >/dev/null
