@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -843,16 +845,18 @@ static void xfer_done(struct sl_health *h, struct hc *e, CURLcode cc)
 
 /*
  * A TCP check ends: connected (err 0), refused or unreachable (err), or
- * past its deadline (timed_out). Close, judge, then finish().
+ * past its deadline (timed_out). elapsed_us: how long it took, when known
+ * better than by the clock now (0: start to now). Close, judge, then
+ * finish().
  */
-static void tcp_done(struct sl_health *h, struct hc *e, int err, int timed_out)
+static void tcp_done(struct sl_health *h, struct hc *e, int err, int timed_out, __u64 elapsed_us)
 {
 	struct sl_health_result r = { .bk_id = e->bk_id };
 	__u64 end = now_ns();
 	const char *t;
 
 	r.at_ns = end;
-	r.elapsed_us = (end - e->start_ns) / 1000;
+	r.elapsed_us = elapsed_us ? elapsed_us : (end - e->start_ns) / 1000;
 	if (timed_out) {
 		r.timed_out = 1;
 		snprintf(r.detail, sizeof(r.detail), "timeout after %llu ms",
@@ -897,7 +901,7 @@ static int tcp_start(struct sl_health *h, struct hc *e, __u64 now, char *why, si
 	if (rc == EALREADY || rc == EISCONN || rc == EADDRNOTAVAIL)
 		sock_drop(&h->socks[i]);
 	if (rc != EINPROGRESS) {
-		tcp_done(h, e, rc, 0);
+		tcp_done(h, e, rc, 0, 0);
 		return 0;
 	}
 	/* cannot fail: reserved */
@@ -906,40 +910,76 @@ static int tcp_start(struct sl_health *h, struct hc *e, __u64 now, char *why, si
 }
 
 /*
+ * Where a check's connect stands, asked as cheaply as the kernel allows:
+ * 0 connected, an errno when it failed, -1 still connecting.
+ * getpeername() succeeds once connected (ESTABLISHED, or CLOSE_WAIT if
+ * the peer already closed), the common case and one syscall; it fails
+ * with ENOTCONN in SYN_SENT and CLOSE alike, and then SO_ERROR tells them
+ * apart: a failed connect left its error there (refused, unreachable,
+ * reset; reading clears it), while one still in progress has none: the
+ * disconnect's own error (ECONNRESET) was cleared when connect() sent the
+ * new SYN (tcp_connect_init).
+ */
+static int tcp_judge(int fd)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int err = 0;
+
+	if (!getpeername(fd, (struct sockaddr *)&peer, &len))
+		return 0;
+	if (errno != ENOTCONN)
+		return errno;
+	len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		return errno;
+	return err ? err : -1;
+}
+
+/*
  * epoll says a check's socket changed state. Edge-triggered on a reused
  * socket, an event may be left over from the slot's previous check (the
  * disconnect that ended it wakes epoll too), so the socket's state
- * decides, asked as cheaply as the kernel allows: getpeername() succeeds
- * once connected (ESTABLISHED, or CLOSE_WAIT if the peer already closed),
- * the common case and one syscall; it fails with ENOTCONN in SYN_SENT and
- * CLOSE alike, and then SO_ERROR tells them apart: a failed connect left
- * its error there (refused, unreachable, reset; reading clears it), while
- * one still in progress has none: the disconnect's own error (ECONNRESET)
- * was cleared when connect() sent the new SYN (tcp_connect_init), so a
- * zero is a stale event, not an end.
+ * decides: still connecting is a stale event, not an end.
  */
 static void tcp_event(struct sl_health *h, __u32 slot)
 {
 	struct tsock *s = slot < h->nsocks ? &h->socks[slot] : NULL;
 	struct hc *e = s && s->bk_id ? lookup(h, s->bk_id) : NULL;
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-	int err = 0;
+	int r;
 
 	if (!e || e->sock != slot + 1)
 		return;   /* free, or ended meanwhile */
-	if (getpeername(s->fd, (struct sockaddr *)&peer, &len)) {
-		if (errno != ENOTCONN) {
-			err = errno;
-		} else {
-			len = sizeof(err);
-			if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len))
-				err = errno;
-			else if (!err)
-				return;   /* still connecting */
-		}
+	r = tcp_judge(s->fd);
+	if (r >= 0)
+		tcp_done(h, e, r, 0, 0);
+}
+
+/*
+ * A running TCP check's deadline passed. Its end may only be waiting to
+ * be read, behind other events after the loop was busy (a dispatch reads
+ * at most 16 x 64 events before it looks at deadlines): the socket is
+ * asked before a timeout is declared. A connect that failed ends with its
+ * error; one that succeeded is on time if its handshake took at most
+ * timeout_ms (the kernel's first RTT sample is the SYN to the SYN-ACK),
+ * and that is its elapsed time; anything else is a timeout.
+ */
+static void tcp_expire(struct sl_health *h, struct hc *e)
+{
+	int fd = e->sock ? h->socks[e->sock - 1].fd : -1;
+	int r = fd >= 0 ? tcp_judge(fd) : -1;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (r > 0) {
+		tcp_done(h, e, r, 0, 0);
+	} else if (r == 0 && !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) &&
+		   len >= offsetof(struct tcp_info, tcpi_rtt) + sizeof(ti.tcpi_rtt) &&
+		   ti.tcpi_rtt <= (__u64)e->c.timeout_ms * 1000) {
+		tcp_done(h, e, 0, 0, ti.tcpi_rtt ? ti.tcpi_rtt : 1);
+	} else {
+		tcp_done(h, e, 0, 1, 0);
 	}
-	tcp_done(h, e, err, 0);
 }
 
 static void describe(const struct hc *e, char *buf, size_t len)
@@ -1023,7 +1063,7 @@ static void start_due(struct sl_health *h, __u64 now)
 {
 	/* TCP checks past their deadline first: they free slots */
 	while (h->dl.len && h->dl.v[0].key <= now)
-		tcp_done(h, h->dl.v[0].e, 0, 1);   /* may remove it */
+		tcp_expire(h, h->dl.v[0].e);   /* may remove it */
 	while (h->due.len && h->due.v[0].key <= now) {
 		struct hc *e = h->due.v[0].e;
 		__u64 next;

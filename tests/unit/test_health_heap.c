@@ -6,13 +6,16 @@
  * Many checks with random keys (some equal) are pushed, rekeyed and
  * deleted at random; after every phase each entry's key is its check's
  * and each check knows its index, and popping gives the keys in order.
- * Nothing here needs root or a network.
+ * The heap tests need neither root nor a network; the last test (a TCP
+ * check's deadline) makes a network namespace of its own, as root.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <poll.h>
+#include <sched.h>
 
 #include "health.c"
 
@@ -132,11 +135,84 @@ static void test_deadline_heap(void **state)
 	run(1);
 }
 
+/* ---- a TCP check's deadline asks the socket ------------------------------ */
+
+static struct sl_health_result got;
+static int ngot;
+
+static void on_result(void *ctx, const struct sl_health_result *r)
+{
+	got = *r;
+	ngot++;
+}
+
+/* Start check e now and wait until its socket's connect has ended, without
+ * reading the module's events: then let its deadline pass, as when its
+ * end waits behind other events after a busy loop. */
+static void start_then_expire(struct sl_health *h, struct hc *e)
+{
+	struct pollfd p = { .events = POLLOUT };
+
+	heap_rekey(&h->due, e, 1);
+	start_due(h, now_ns());
+	assert_int_not_equal(e->sock, 0);
+	p.fd = h->socks[e->sock - 1].fd;
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	ngot = 0;
+	heap_rekey(&h->dl, e, 1);
+	start_due(h, now_ns());
+	assert_int_equal(ngot, 1);
+}
+
+static void test_deadline_asks_socket(void **state)
+{
+	struct sl_cfg_check c = { .type = SL_CHECK_TCP, .interval_ms = 1000, .timeout_ms = 200,
+				  .rise = 1, .fall = 1 };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(7000) };
+	struct sl_l4addr a = { .port = htons(7000), .proto = IPPROTO_TCP, .family = SL_AF_INET };
+	struct sl_health *h = NULL;
+	char err[256] = "";
+	int ls, one = 1;
+
+	if (geteuid() || unshare(CLONE_NEWNET))
+		skip();
+	assert_int_equal(system("ip link set lo up && ip addr add 198.18.0.1/32 dev lo"), 0);
+	inet_pton(AF_INET, "198.18.0.1", &sa.sin_addr);
+	memcpy(a.addr, &sa.sin_addr, 4);
+	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(ls >= 0);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(ls, 16), 0);
+	if (sl_health_open(&h, on_result, NULL, err, sizeof(err)))
+		fail_msg("sl_health_open: %s", err);
+
+	/* connected in time, its event unread at the deadline: ok, not a
+	 * timeout, with the handshake's time */
+	assert_int_equal(sl_health_set(h, 1, &a, &c, "web", NULL), 0);
+	start_then_expire(h, lookup(h, 1));
+	if (!got.ok || got.timed_out || got.elapsed_us > 200000)
+		fail_msg("connected, judged at the deadline: ok %d timed_out %d \"%s\" %llu us",
+			 got.ok, got.timed_out, got.detail, (unsigned long long)got.elapsed_us);
+
+	/* refused, unread at the deadline: refused, not a timeout */
+	a.port = htons(7001);
+	assert_int_equal(sl_health_set(h, 2, &a, &c, "web", NULL), 0);
+	start_then_expire(h, lookup(h, 2));
+	if (got.ok || got.timed_out || strcmp(got.detail, "connection refused"))
+		fail_msg("refused, judged at the deadline: ok %d timed_out %d \"%s\"",
+			 got.ok, got.timed_out, got.detail);
+
+	sl_health_close(h);
+	close(ls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_due_heap),
 		cmocka_unit_test(test_deadline_heap),
+		cmocka_unit_test(test_deadline_asks_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
