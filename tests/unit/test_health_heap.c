@@ -168,7 +168,7 @@ static void test_deadline_asks_socket(void **state)
 {
 	struct sl_cfg_check c = { .type = SL_CHECK_TCP, .interval_ms = 1000, .timeout_ms = 200,
 				  .rise = 1, .fall = 1 };
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(7000) };
+	struct sockaddr_storage ss;
 	struct sl_l4addr a = { .port = htons(7000), .proto = IPPROTO_TCP, .family = SL_AF_INET };
 	struct sl_health *h = NULL;
 	char err[256] = "";
@@ -177,12 +177,11 @@ static void test_deadline_asks_socket(void **state)
 	if (geteuid() || unshare(CLONE_NEWNET))
 		skip();
 	assert_int_equal(system("ip link set lo up && ip addr add 198.18.0.1/32 dev lo"), 0);
-	inet_pton(AF_INET, "198.18.0.1", &sa.sin_addr);
-	memcpy(a.addr, &sa.sin_addr, 4);
+	assert_int_equal(inet_pton(AF_INET, "198.18.0.1", a.addr), 1);
 	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(ls >= 0);
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&ss, sl_l4addr_sockaddr(&a, a.port, &ss)), 0);
 	assert_int_equal(listen(ls, 16), 0);
 	if (sl_health_open(&h, on_result, NULL, err, sizeof(err)))
 		fail_msg("sl_health_open: %s", err);
