@@ -80,6 +80,7 @@ struct opts {
 	const char *mode;
 	const char *pin_root;
 	unsigned long count;
+	double seconds;         /* > 0: rounds sized to last about this long */
 	unsigned rounds;
 	int cpu;
 };
@@ -377,6 +378,8 @@ static double median(double *v, unsigned n)
 
 /* What one program on gw-c did over the rounds. */
 struct tally {
+	unsigned long count;    /* frames per round */
+	bool probe;             /* a probe round: sizes the rounds */
 	double pps[16];
 	unsigned rounds;
 	unsigned long long sent, received, forwarded, background;
@@ -409,7 +412,7 @@ static int one_round(struct lab *l, const struct opts *o, const struct sluice *s
 	struct xdp_md ctx = { .data_end = LP_PKT_LEN, .ingress_ifindex = l->c_if };
 	LIBBPF_OPTS(bpf_test_run_opts, tr, .data_in = frame, .data_size_in = LP_PKT_LEN,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = o->count);
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = t->count);
 	struct snap a, z;
 	double t0, t1;
 	__u64 rx, d = 0;
@@ -430,7 +433,7 @@ static int one_round(struct lab *l, const struct opts *o, const struct sluice *s
 	snapshot(l, s, &z);
 	rx = z.rx - a.rx;
 	t->pps[t->rounds++] = rx / (t1 - t0);
-	t->sent += o->count;
+	t->sent += t->count;
 	t->received += rx;
 	t->elapsed += t1 - t0;
 	rc = 0;
@@ -463,19 +466,40 @@ static int one_round(struct lab *l, const struct opts *o, const struct sluice *s
 				 (unsigned long long)rx, (unsigned long long)d);
 			rc = 1;
 		}
-	} else if (rx == 0 || rx > o->count) {
+	} else if (rx == 0 || rx > t->count) {
 		snprintf(why, len, "%llu frames at the backends for %lu sent",
-			 (unsigned long long)rx, o->count);
+			 (unsigned long long)rx, t->count);
 		rc = 1;
 	} else if (!strcmp(o->mode, "kernel") && z.rx_vip != a.rx_vip) {
 		snprintf(why, len, "%llu of %llu frames at the backends not DNAT'd (still to the VIP)",
 			 (unsigned long long)(z.rx_vip - a.rx_vip), (unsigned long long)rx);
 		rc = 1;
 	}
-	fprintf(stderr, "livepps: %s round %u: %lu sent, %llu received in %.3f s: %.0f pps%s%s\n",
-		s ? "sluice" : strcmp(o->mode, "kernel") ? "bare" : "kernel", t->rounds, o->count, (unsigned long long)rx, t1 - t0,
+	fprintf(stderr, "livepps: %s %s %u: %lu sent, %llu received in %.3f s: %.0f pps%s%s\n",
+		s ? "sluice" : strcmp(o->mode, "kernel") ? "bare" : "kernel", t->probe ? "probe" : "round",
+		t->rounds, t->count, (unsigned long long)rx, t1 - t0,
 		t->pps[t->rounds - 1], rc ? ": PATH FAILED: " : "", rc ? why : "");
 	return rc;
+}
+
+/* One round of the bare redirect (bare) or sluice, swapped onto gw-c first
+ * in mode both. 0, or non-zero with the reason on stderr. */
+static int run_round(struct lab *l, const struct opts *o, const struct sluice *s,
+		     const __u8 *frame, bool bare, int sluice_fd, int bare_fd, struct tally *t,
+		     char *why, size_t len)
+{
+	bool both = !strcmp(o->mode, "both");
+	int rc;
+
+	if (both && bare != l->swapped) {
+		if (bare ? swap_gwc(l, bare_fd, sluice_fd) : swap_gwc(l, sluice_fd, bare_fd))
+			return 1;
+		l->swapped = bare;
+	}
+	rc = one_round(l, o, bare ? NULL : s, frame, t, why, len);
+	if (rc > 0)
+		fprintf(stderr, "livepps: FAIL: %s\n", why);
+	return rc || stop;
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -484,7 +508,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: livepps --prefix P --mode both|bare|kernel [--pin-root DIR] [--count N]\n"
-		"               [--rounds N] [--cpu N]\n"
+		"               [--seconds S] [--rounds N] [--cpu N]\n"
 		"  --prefix P      the lab's LAB_PREFIX (namespaces P-c, P-gw, P-b1..3)\n"
 		"  --mode M        both: sluiced is attached; rounds alternate between sluice\n"
 		"                  and the bare redirect swapped in on gw-c (needs --pin-root);\n"
@@ -493,6 +517,8 @@ static void usage(FILE *f)
 		"                  the kernel forwards (and DNATs, e.g. nftables, to the backends)\n"
 		"  --pin-root DIR  sluiced's pins\n"
 		"  --count N       frames per round (default 10000000)\n"
+		"  --seconds S     size each program's rounds from a probe round of --count\n"
+		"                  frames to last about S seconds\n"
 		"  --rounds N      rounds of each; medians are reported (default 3)\n"
 		"  --cpu N         CPU for the generator and so for the whole path (default: the last)\n");
 }
@@ -505,6 +531,7 @@ int main(int argc, char **argv)
 		{ "pin-root", required_argument, NULL, 'P' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "rounds", required_argument, NULL, 'r' },
+		{ "seconds", required_argument, NULL, 's' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -531,13 +558,14 @@ int main(int argc, char **argv)
 		case 'P': o.pin_root = optarg; break;
 		case 'n': o.count = strtoul(optarg, NULL, 0); break;
 		case 'r': o.rounds = strtoul(optarg, NULL, 0); break;
+		case 's': o.seconds = strtod(optarg, NULL); break;
 		case 'c': o.cpu = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
 	if (!o.prefix || !o.mode || optind != argc || !o.count || o.count > 0xffffffffu ||
-	    !o.rounds || o.rounds > 16 ||
+	    !o.rounds || o.rounds > 16 || o.seconds < 0 || o.seconds > 60 ||
 	    (strcmp(o.mode, "bare") && strcmp(o.mode, "both") && strcmp(o.mode, "kernel")) ||
 	    (!strcmp(o.mode, "both") && !o.pin_root)) {
 		usage(stderr);
@@ -639,6 +667,24 @@ int main(int argc, char **argv)
 	l.skel->bss->lp_sport = htons(GEN_SPORT);
 	inet_pton(AF_INET, VIP, &l.skel->bss->lp_vip);
 
+	/* With --seconds, each program first runs a probe round of --count
+	 * frames (reported, not counted), and its rounds are sized from it to
+	 * last about that long: every round's fixed cost (the live-frame
+	 * setup, some 30 ms here) then weighs the same on a fast path and a
+	 * slow one, as it does not in rounds of one frame count. */
+	ts.count = tb.count = o.count;
+	for (i = 0; o.seconds > 0 && i < (both ? 2 : 1) && !stop; i++) {
+		struct tally *t = i ? &ts : &tb, probe = { .count = o.count, .probe = true };
+
+		rc = run_round(&l, &o, &s, frame, !i || !both, sluice_fd, bare_fd, &probe, why, sizeof(why));
+		if (rc)
+			goto out;
+		t->count = probe.pps[0] * o.seconds;
+		if (t->count < 1000)
+			t->count = 1000;
+		if (t->count > 0xffffffffu)
+			t->count = 0xffffffffu;
+	}
 	/* Rounds alternate, and which goes first alternates too, so a drift
 	 * of the machine's speed weighs on both the same. */
 	for (r = 0; r < o.rounds && !stop; r++) {
@@ -647,23 +693,10 @@ int main(int argc, char **argv)
 		for (k = 0; k < (both ? 2 : 1) && !stop; k++) {
 			bool bare = !both || (r + k) % 2;
 
-			if (both && bare && !l.swapped) {
-				if (swap_gwc(&l, bare_fd, sluice_fd))
-					goto out;
-				l.swapped = true;
-			} else if (both && !bare && l.swapped) {
-				if (swap_gwc(&l, sluice_fd, bare_fd))
-					goto out;
-				l.swapped = false;
-			}
-			rc = one_round(&l, &o, bare ? NULL : &s, frame, bare ? &tb : &ts,
+			rc = run_round(&l, &o, &s, frame, bare, sluice_fd, bare_fd, bare ? &tb : &ts,
 				       why, sizeof(why));
-			if (rc < 0 || stop)
+			if (rc)
 				goto out;
-			if (rc) {
-				fprintf(stderr, "livepps: FAIL: %s\n", why);
-				goto out;
-			}
 		}
 	}
 	if (stop) {

@@ -19,7 +19,12 @@
 #                   bench/drill.sh's method: slconn at DRILL_RATE (200) new
 #                   connections/s for DRILL_SECONDS (4); at 1 s b2's nginx is
 #                   killed / b2 is black-holed; failed client connections
-#                   counted; b2 restored and the gateway restarted after each
+#                   counted; detection time (injection to the gateway taking
+#                   b2 out: sluice's gate, HAProxy's server status; nft has
+#                   no checks: null) and the latency the failure added to
+#                   answered connections (p99 and max of connect() to the
+#                   response's end, less the drill's median); b2 restored and
+#                   the gateway restarted after each
 #   live_pps        build/bench/livepps (live frames, BPF_F_TEST_XDP_LIVE_FRAMES,
 #                   one TCP flow from the client to the VIP, counted and
 #                   dropped by XDP on every backend's eth0): sluice with
@@ -27,6 +32,11 @@
 #                   with it), nft with `--mode kernel` (nothing on gw-c, the
 #                   kernel forwards and DNATs; conntrack picks the flow up
 #                   mid-stream). HAProxy terminates TCP: no frame path.
+#                   Each program's rounds last about PEER_LIVE_SECONDS,
+#                   sized from a probe round of PEER_LIVE_COUNT frames
+#                   (livepps --seconds): a round has a fixed cost (~30 ms
+#                   here), which in rounds of one frame count weighs 9 %
+#                   on sluice's 0.3 s and 2 % on the kernel's 1.4 s.
 # One JSON line each on stdout: peer.conn_rate, peer.keepalive_rate,
 # peer.drill.crash, peer.drill.blackhole, peer.live_pps, with each gateway's
 # figure, the ratios vs_nft = sluice/nft and vs_haproxy = sluice/haproxy
@@ -39,7 +49,8 @@
 #
 # Environment: PEER_SECONDS (wrk duration, 5), PEER_THREADS (2),
 # PEER_CONNS (50), PEER_ROUNDS (2), DRILL_RATE (200), DRILL_SECONDS (4),
-# PEER_LIVE_COUNT (frames per livepps round, 1000000), PEER_LIVE_ROUNDS (3).
+# PEER_LIVE_COUNT (frames in livepps's probe round, 1000000),
+# PEER_LIVE_SECONDS (length of a livepps round, 2), PEER_LIVE_ROUNDS (3).
 set -uo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECS=${PEER_SECONDS:-5}
@@ -49,6 +60,7 @@ ROUNDS=${PEER_ROUNDS:-2}
 RATE=${DRILL_RATE:-200}
 DSECS=${DRILL_SECONDS:-4}
 LIVE_COUNT=${PEER_LIVE_COUNT:-1000000}
+LIVE_SECONDS=${PEER_LIVE_SECONDS:-2}
 LIVE_ROUNDS=${PEER_LIVE_ROUNDS:-3}
 MAXCONN=10000
 CT_MS=200
@@ -107,6 +119,8 @@ global
 	# needs 2 descriptors a connection and cannot raise the hard limit
 	# here); the frontend's maxconn is sluice's max_conns
 	pidfile $LAB_DIR/haproxy.pid
+	# bench/peers.sh's drills read b2's status here (sldrill --haproxy)
+	stats socket $LAB_DIR/haproxy.sock mode 600 level admin
 defaults
 	mode tcp
 	timeout connect ${CT_MS}ms
@@ -181,31 +195,54 @@ run_wrk() {
 	log "$gw $kind round $r: ${rps:-?}/s p50 ${p50:-?} ms p99 ${p99:-?} ms errors ${err:-0} $(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' \n' ' ')"
 }
 
-# drill GW NAME INJECT_CMD...: fresh gateway, slconn at RATE/s, inject at 1 s
+# drill GW NAME INJECT_CMD...: fresh gateway, slconn at RATE/s, inject at 1 s.
+# Detection: sldrill runs the injection and times it to the gateway taking
+# b2 out (sluice: b2's gate leaves CLOSED; HAProxy: b2's status in "show
+# stat" leaves UP); nft has no health checks: it never takes b2 out (null).
+# Added latency: each answered connection's time from connect() to the end
+# of its response (slconn --connect-log), less the median of the drill; its
+# p99 and max. The time to the response, not to the connect: HAProxy
+# accepts the client's connect itself, and what a failed backend costs its
+# clients shows only later.
 drill() {
-	local gw=$1 name=$2 out att fail rate_pid
+	local gw=$1 name=$2 out att fail rate_pid det id added
 	shift 2
 	"${gw}_start" || { log "$gw did not start for drill $name"; return 1; }
 	lab_sports 2000 || return 1
 	out=$LAB_DIR/drill.$gw.$name
 	lab_bg "$out" c "$LAB_TOOLS/slconn" rate "$LAB_VIP4" "$LAB_PORT" --seconds "$DSECS" \
-		--rate "$RATE" --concurrency 1000 --timeout-ms 3000 --sport-base "$LAB_SPORT" --sport-count 2000
+		--rate "$RATE" --concurrency 1000 --timeout-ms 3000 --sport-base "$LAB_SPORT" --sport-count 2000 \
+		--connect-log "$out.connect"
 	rate_pid=$LAB_LAST_PID
 	sleep 1
-	"$@"
+	case $gw in
+	sluice)
+		id=$("$LAB_TOOLS/slstat" "$LAB_PIN_ROOT" | awk -v a="${LAB_BK4[2]}:$LAB_PORT" '$1 == "backend" && $3 == a { print $2 }')
+		det=$("$LAB_TOOLS/sldrill" "$LAB_PIN_ROOT" "$id" $(((DSECS - 1) * 1000)) -- "$@") ;;
+	hap) det=$("$LAB_TOOLS/sldrill" --haproxy "$LAB_DIR/haproxy.sock" bk/b2 $(((DSECS - 1) * 1000)) -- "$@") ;;
+	*) "$@"; det="detect_ms -" ;;
+	esac
 	lab_wait_pid "$rate_pid" 300
+	det=$(echo "$det" | awk '$1 == "detect_ms" && $2 != "-" { print $2 }')
 	att=$(awk '/^rate:/ { for (i = 1; i < NF; i++) if ($i == "attempted") print $(i + 1) }' "$out")
 	fail=$(awk '/^rate:/ { for (i = 1; i < NF; i++) if ($i == "failed") print $(i + 1) }' "$out")
+	added=$(awk '$3 != "-" { print $3 }' "$out.connect" | sort -n | awk '
+		{ v[NR] = $1 }
+		END {
+			if (!NR) { print "null null"; exit }
+			med = v[int((NR + 1) / 2)]
+			printf "%.1f %.1f\n", (v[int((NR - 1) * 0.99) + 1] - med) / 1000, (v[NR] - med) / 1000 }')
 	printf -v "D_${name}_${gw}" %s "${fail:-null}"
 	printf -v "D_${name}_${gw}_att" %s "${att:-null}"
-	log "$gw drill $name: failed ${fail:-?} of ${att:-?}"
+	printf -v "D_${name}_${gw}_det" %s "${det:-null}"
+	printf -v "D_${name}_${gw}_p99" %s "${added% *}"
+	printf -v "D_${name}_${gw}_max" %s "${added#* }"
+	log "$gw drill $name: failed ${fail:-?} of ${att:-?}, detected in ${det:-never} ms, added ${added% *} ms p99, ${added#* } ms max"
 	grep 'sport' "$out" | head -n 5 | sed "s/^/peers: $gw $name: /" >&2
 	"${gw}_stop"
 }
 
-crash() { kill "$(cat "$LAB_DIR/b2/pid")"; }
 crash_restore() { lab_backend_start 2 || lab_fail "restarting b2"; }
-blackhole() { lab_blackhole 2 on; }
 
 # rates GW ROUND: wrk through GW, both kinds, figures for ROUND
 rates() {
@@ -245,9 +282,9 @@ best() {
 # drills GW: both drills through GW, b2 restored after each
 drills() {
 	local gw=$1
-	drill "$gw" crash crash
+	drill "$gw" crash kill "$(cat "$LAB_DIR/b2/pid")"
 	crash_restore
-	drill "$gw" blackhole blackhole
+	drill "$gw" blackhole nsenter --net="/run/netns/$LAB_PREFIX-b2" -- nft -f "$TOP/bench/blackhole.nft"
 	lab_blackhole 2 off
 	sleep 0.5
 }
@@ -262,7 +299,7 @@ live() {
 	esac
 	if "${gw}_start"; then
 		timeout --foreground 120 "$LAB_BUILD/bench/livepps" --prefix "$LAB_PREFIX" --mode "$mode" \
-			--pin-root "$LAB_PIN_ROOT" --count "$LIVE_COUNT" --rounds "$LIVE_ROUNDS" >"$out"
+			--pin-root "$LAB_PIN_ROOT" --count "$LIVE_COUNT" --seconds "$LIVE_SECONDS" --rounds "$LIVE_ROUNDS" >"$out"
 		pps=$(sed -n 's/^{.*"pps":\([0-9][0-9]*\).*/\1/p' "$out")
 		printf -v "L_$gw" %s "${pps:-null}"
 		log "$gw live_pps: ${pps:-?} $(cat "$out")"
@@ -302,7 +339,7 @@ done
 # Live frames last: the kernel round leaves the generator's flow in the
 # gateway's conntrack table (DNAT'd), which no later work should meet.
 for g in sluice nft; do
-	log "---- $g, live frames, $LIVE_ROUNDS x $LIVE_COUNT"
+	log "---- $g, live frames, $LIVE_ROUNDS rounds of about $LIVE_SECONDS s"
 	live "$g"
 done
 
@@ -335,10 +372,15 @@ drill_line() {
 	local name=$1
 	local -n s=D_${name}_sluice n=D_${name}_nft h=D_${name}_hap
 	local -n sa=D_${name}_sluice_att na=D_${name}_nft_att ha=D_${name}_hap_att
-	printf '{"bench":"peer.drill.%s","unit":"failed connections","sluice":%s,"nft":%s,"haproxy":%s,"vs_nft":%s,"vs_haproxy":%s,"sluice_attempted":%s,"nft_attempted":%s,"haproxy_attempted":%s,"rate":%s,"seconds":%s,"target":"sluice failures <= haproxy","target_met":%s,"note":"%s"}\n' \
-		"$name" "$s" "$n" "$h" "$(ratio "$s" "$n")" "$(ratio "$s" "$h")" "$sa" "$na" "$ha" "$RATE" "$DSECS" \
+	local -n sd=D_${name}_sluice_det nd=D_${name}_nft_det hd=D_${name}_hap_det
+	local -n sp=D_${name}_sluice_p99 np=D_${name}_nft_p99 hp=D_${name}_hap_p99
+	local -n sm=D_${name}_sluice_max nm=D_${name}_nft_max hm=D_${name}_hap_max
+	printf '{"bench":"peer.drill.%s","unit":"failed connections","sluice":%s,"nft":%s,"haproxy":%s,"vs_nft":%s,"vs_haproxy":%s,"sluice_attempted":%s,"nft_attempted":%s,"haproxy_attempted":%s,"sluice_detect_ms":%s,"nft_detect_ms":%s,"haproxy_detect_ms":%s,"sluice_added_ms_p99":%s,"nft_added_ms_p99":%s,"haproxy_added_ms_p99":%s,"sluice_added_ms_max":%s,"nft_added_ms_max":%s,"haproxy_added_ms_max":%s,"rate":%s,"seconds":%s,"target":"sluice failures <= haproxy","target_met":%s,"note":"%s"}\n' \
+		"$name" "$s" "$n" "$h" "$(ratio "$s" "$n")" "$(ratio "$s" "$h")" "$sa" "$na" "$ha" \
+		"${sd:-null}" "${nd:-null}" "${hd:-null}" "${sp:-null}" "${np:-null}" "${hp:-null}" "${sm:-null}" "${nm:-null}" "${hm:-null}" \
+		"$RATE" "$DSECS" \
 		"$(awk -v s="$s" -v h="$h" 'BEGIN { if (s == "null" || h == "null") print "null"; else print (s + 0 <= h + 0) ? "true" : "false" }')" \
-		"$NOTE" >&3
+		"$NOTE; detect_ms: injection to the gateway taking b2 out (null: never, nft has no checks); added_ms: time from connect() to the end of the response beyond the drill median, answered connections only" >&3
 }
 
 met() { # met VALUE MIN
@@ -353,5 +395,5 @@ rate_line ka keepalive_rate "requests/s" ""
 drill_line crash
 drill_line blackhole
 vl=$(ratio "$L_sluice" "$L_nft")
-printf '{"bench":"peer.live_pps","unit":"packets/s","sluice":%s,"nft":%s,"haproxy":null,"vs_nft":%s,"vs_haproxy":null,"target_vs_nft":5,"target_vs_nft_met":%s,"frames_per_round":%s,"rounds":%s,"note":"haproxy terminates TCP: no frame path to compare; live frames (64 B, one TCP flow) counted at the backends; sluice: its XDP on gw-c, the flow established on b1; nft: nothing on gw-c, kernel forwarding with conntrack and the DNAT rule"}\n' \
-	"$L_sluice" "$L_nft" "$vl" "$(met "$vl" 5)" "$LIVE_COUNT" "$LIVE_ROUNDS" >&3
+printf '{"bench":"peer.live_pps","unit":"packets/s","sluice":%s,"nft":%s,"haproxy":null,"vs_nft":%s,"vs_haproxy":null,"target_vs_nft":5,"target_vs_nft_met":%s,"round_seconds":%s,"rounds":%s,"note":"haproxy terminates TCP: no frame path to compare; live frames (64 B, one TCP flow) counted at the backends; sluice: its XDP on gw-c, the flow established on b1; nft: nothing on gw-c, kernel forwarding with conntrack and the DNAT rule"}\n' \
+	"$L_sluice" "$L_nft" "$vl" "$(met "$vl" 5)" "$LIVE_SECONDS" "$LIVE_ROUNDS" >&3

@@ -15,13 +15,17 @@
 #   peer.conn_rate, peer.keepalive_rate, peer.drill.crash, peer.drill.blackhole,
 #   peer.live_pps   sluice against nftables DNAT and HAProxy on the same lab
 #                   (bench/peers.sh; live_pps: livepps --mode both against
-#                   --mode kernel, PEER_LIVE_COUNT frames a round)
+#                   --mode kernel, rounds of PEER_LIVE_SECONDS)
 #   abuse.random, abuse.synflood, abuse.tablefull, abuse.kill9
 #                   the abuse tests' figures (bench/abuse.sh; `make soak`
 #                   runs their long versions)
 #   ctl.scale       sluiced's CPU, RSS, reload, adoption and scrape with
 #                   10,000 backends checked over TCP each second against
 #                   real listeners (bench/scale.sh)
+#   machine         first, always: what the figures were measured on (CPUs,
+#                   model, kernel, whether it is a guest, the kernel's
+#                   speculation mitigations for returns and indirect
+#                   branches, which weigh on every system call and helper)
 # Exit status: 0, or 1 when a benchmark failed or a path check did not hold.
 # A lab that cannot run here (not root, tools missing) is reported as a
 # "skipped" line, not a failure.
@@ -53,6 +57,13 @@ fi
 for t in xdp_bench livepps; do
 	[ -x "$B/bench/$t" ] || { log "$B/bench/$t not built (make all)"; exit 1; }
 done
+
+# ---- 0. the machine ------------------------------------------------------
+vuln() { tr -d '"\\' <"/sys/devices/system/cpu/vulnerabilities/$1" 2>/dev/null || echo unknown; }
+printf '{"bench":"machine","cpus":%s,"model":"%s","kernel":"%s","guest":%s,"spec_rstack_overflow":"%s","spectre_v2":"%s","retbleed":"%s"}\n' \
+	"$(nproc)" "$(awk -F': ' '/^model name/ { gsub(/["\\]/, "", $2); print $2; exit }' /proc/cpuinfo)" "$(uname -r)" \
+	"$(grep -qw hypervisor /proc/cpuinfo && echo true || echo false)" \
+	"$(vuln spec_rstack_overflow)" "$(vuln spectre_v2)" "$(vuln retbleed)" >&3
 
 # ---- 1. ns/packet (about 15 s) ------------------------------------------
 if [ -z "$ONLY" ] || [ "$ONLY" = test_run ]; then

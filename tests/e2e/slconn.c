@@ -24,8 +24,10 @@
  *       New connections at R per second for S seconds (or until N were
  *       started), at most C at once.
  *       Prints "rate: attempted N ok N failed N" and "backend B N" lines;
- *       with --connect-log, one "SPORT CONNECT_US" line per connection that
- *       connected (connect() to the handshake's end) into F.
+ *       with --connect-log, one "SPORT CONNECT_US TOTAL_US" line per
+ *       connection that connected into F, when it ends: connect() to the
+ *       handshake's end, and to the end of the response (TOTAL_US "-" when
+ *       the request failed or timed out after the connect).
  *       Exit 1 if any failed.
  *
  *   slconn open ADDR PORT --count N --stop-file F [--seconds S] [--src ADDR]
@@ -552,7 +554,7 @@ struct slot {
 	int fd;
 	int state;              /* 0 free, 1 connecting, 2 reading */
 	unsigned sport;
-	int64_t deadline, t0_us;
+	int64_t deadline, t0_us, connect_us;
 	size_t len;
 	char buf[RESP_MAX];
 };
@@ -580,6 +582,18 @@ static void tally_add(struct tally *t, int *nt, int max, const char *name)
 static int tally_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct tally *)a)->name, ((const struct tally *)b)->name);
+}
+
+/* --connect-log: a connection that connected, as it ends (ok: answered) */
+static void log_connect(FILE *f, const struct slot *s, bool ok)
+{
+	if (!f || s->connect_us < 0)
+		return;
+	if (ok)
+		fprintf(f, "%u %lld %lld\n", s->sport, (long long)s->connect_us,
+			(long long)(now_us() - s->t0_us));
+	else
+		fprintf(f, "%u %lld -\n", s->sport, (long long)s->connect_us);
 }
 
 static int do_rate(const struct opts *o)
@@ -643,6 +657,7 @@ static int do_rate(const struct opts *o)
 			s->len = 0;
 			s->deadline = now + o->timeout_ms;
 			s->t0_us = now_us();
+			s->connect_us = -1;
 			ev.events = EPOLLOUT | EPOLLIN;
 			ev.data.ptr = s;
 			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
@@ -658,9 +673,8 @@ static int do_rate(const struct opts *o)
 
 			if (s->state == 1) {
 				err = finish_connect(s->fd);
-				if (err == 0 && clog)
-					fprintf(clog, "%u %lld\n", s->sport, (long long)(now_us() - s->t0_us));
 				if (err == 0) {
+					s->connect_us = now_us() - s->t0_us;
 					if (send(s->fd, REQ_CLOSE, strlen(REQ_CLOSE), MSG_NOSIGNAL) !=
 					    (ssize_t)strlen(REQ_CLOSE))
 						err = -errno;
@@ -700,6 +714,7 @@ static int do_rate(const struct opts *o)
 				finished = true;
 			}
 			if (finished) {
+				log_connect(clog, s, !err);
 				close(s->fd);
 				s->state = 0;
 				busy--;
@@ -714,6 +729,7 @@ static int do_rate(const struct opts *o)
 				failed++;
 				if (failed <= 20)
 					fprintf(stderr, "rate: sport %u: timed out\n", s->sport);
+				log_connect(clog, s, false);
 				close(s->fd);
 				s->state = 0;
 				busy--;
