@@ -940,9 +940,13 @@ static int tcp_judge(int fd)
  * epoll says a check's socket changed state. Edge-triggered on a reused
  * socket, an event may be left over from the slot's previous check (the
  * disconnect that ended it wakes epoll too), so the socket's state
- * decides: still connecting is a stale event, not an end.
+ * decides: still connecting is a stale event, not an end. epoll computes
+ * the events it reports from the socket's state when it reports them:
+ * EPOLLOUT without EPOLLERR or EPOLLHUP is a connected socket (ESTABLISHED
+ * or CLOSE_WAIT; SYN_SENT reports nothing and CLOSE reports EPOLLHUP), the
+ * common case, judged without a syscall; anything else asks the socket.
  */
-static void tcp_event(struct sl_health *h, __u32 slot)
+static void tcp_event(struct sl_health *h, __u32 slot, __u32 events)
 {
 	struct tsock *s = slot < h->nsocks ? &h->socks[slot] : NULL;
 	struct hc *e = s && s->bk_id ? lookup(h, s->bk_id) : NULL;
@@ -950,7 +954,10 @@ static void tcp_event(struct sl_health *h, __u32 slot)
 
 	if (!e || e->sock != slot + 1)
 		return;   /* free, or ended meanwhile */
-	r = tcp_judge(s->fd);
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == EPOLLOUT)
+		r = 0;
+	else
+		r = tcp_judge(s->fd);
 	if (r >= 0)
 		tcp_done(h, e, r, 0, 0);
 }
@@ -1138,7 +1145,7 @@ void sl_health_dispatch(struct sl_health *h)
 				curl_multi_socket_action(h->multi, fd, flags, &still);
 				break;
 			case EV_TCP:
-				tcp_event(h, (__u32)fd);
+				tcp_event(h, (__u32)fd, ev[i].events);
 				break;
 			}
 		}
