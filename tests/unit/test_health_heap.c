@@ -5,7 +5,8 @@
  * functions are at hand (health.o from the library is then never linked).
  * Many checks with random keys (some equal) are pushed, rekeyed and
  * deleted at random; after every phase each entry's key is its check's
- * and each check knows its index, and popping gives the keys in order.
+ * and the heap knows each check's index, and popping gives the keys in
+ * order.
  * The heap tests need neither root nor a network; the last test (a TCP
  * check's deadline) makes a network namespace of its own, as root.
  */
@@ -42,16 +43,21 @@ static __u64 rand_key(void)
 static struct hc checks[N];
 static __u64 want[N];           /* the key each check should have; 0: not queued */
 
-/* The heap property, every back-pointer, every key; the other index of a
- * check is never touched. */
+/* check bk_id = k + 1 is checks[k] */
+static struct hc *check_of(const struct hent *x)
+{
+	assert_true(x->id >= 1 && x->id <= N);
+	return &checks[x->id - 1];
+}
+
+/* The heap property, every position, every key. */
 static void verify(const struct heap *q, __u32 queued)
 {
 	assert_int_equal(q->len, queued);
 	for (__u32 i = 0; i < q->len; i++) {
-		const struct hc *e = q->v[i].e;
+		const struct hc *e = check_of(&q->v[i]);
 
 		assert_int_equal(heap_idx(q, e), i);
-		assert_int_equal(q->dl ? e->heap_idx : e->dl_idx, NOT_QUEUED);
 		assert_true(want[e - checks] && q->v[i].key == want[e - checks]);
 		if (i)
 			assert_true(q->v[(i - 1) / 2].key <= q->v[i].key);
@@ -61,15 +67,14 @@ static void verify(const struct heap *q, __u32 queued)
 			assert_int_equal(heap_idx(q, &checks[k]), NOT_QUEUED);
 }
 
-static void run(int dl)
+static void run(void)
 {
-	struct heap q = { .dl = dl };
+	struct heap q = { 0 };
 	__u32 queued = 0;
 	__u64 last = 0;
 
 	for (__u32 k = 0; k < N; k++) {
-		checks[k] = (struct hc){ .bk_id = k + 1, .heap_idx = NOT_QUEUED,
-					 .dl_idx = NOT_QUEUED };
+		checks[k] = (struct hc){ .bk_id = k + 1 };
 		want[k] = 0;
 	}
 	for (__u32 k = 0; k < N; k++) {
@@ -101,7 +106,7 @@ static void run(int dl)
 
 	/* what start_due does: the first one due moves on */
 	for (int n = 0; n < N; n++) {
-		struct hc *e = q.v[0].e;
+		struct hc *e = check_of(&q.v[0]);
 
 		want[e - checks] = q.v[0].key + 1 + rand64() % 100000;
 		heap_rekey(&q, e, want[e - checks]);
@@ -110,7 +115,7 @@ static void run(int dl)
 
 	/* they come out in order */
 	while (q.len) {
-		struct hc *e = q.v[0].e;
+		struct hc *e = check_of(&q.v[0]);
 
 		assert_true(q.v[0].key >= last);
 		assert_int_equal(q.v[0].key, want[e - checks]);
@@ -122,17 +127,36 @@ static void run(int dl)
 			verify(&q, queued);
 	}
 	assert_int_equal(queued, 0);
-	free(q.v);
+	heap_free(&q);
 }
 
-static void test_due_heap(void **state)
+static void test_heap(void **state)
 {
-	run(0);
+	run();
 }
 
-static void test_deadline_heap(void **state)
+/* A check is in h->due and h->dl at once while its TCP check runs: each
+ * heap keeps its own positions. */
+static void test_two_heaps(void **state)
 {
-	run(1);
+	struct heap a = { 0 }, b = { 0 };
+
+	for (__u32 k = 0; k < 100; k++) {
+		checks[k] = (struct hc){ .bk_id = k + 1 };
+		assert_int_equal(heap_push(&a, &checks[k], 1000 + k), 0);
+		assert_int_equal(heap_push(&b, &checks[k], 1000 - k), 0);
+	}
+	assert_int_equal(a.v[0].id, 1);
+	assert_int_equal(b.v[0].id, 100);
+	heap_rekey(&a, &checks[0], 5000);
+	heap_del(&b, &checks[99]);
+	assert_int_equal(a.v[0].id, 2);
+	assert_int_equal(b.v[0].id, 99);
+	assert_int_equal(heap_idx(&b, &checks[99]), NOT_QUEUED);
+	assert_int_not_equal(heap_idx(&a, &checks[99]), NOT_QUEUED);
+	assert_int_equal(a.v[heap_idx(&a, &checks[0])].key, 5000);
+	heap_free(&a);
+	heap_free(&b);
 }
 
 /* ---- a TCP check's deadline asks the socket ------------------------------ */
@@ -209,8 +233,8 @@ static void test_deadline_asks_socket(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_due_heap),
-		cmocka_unit_test(test_deadline_heap),
+		cmocka_unit_test(test_heap),
+		cmocka_unit_test(test_two_heaps),
 		cmocka_unit_test(test_deadline_asks_socket),
 	};
 
