@@ -603,6 +603,22 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bare_fd = bpf_program__fd(l.skel->progs.lp_bare);
+	{
+		/* Does the kernel run live frames at all? A frame too short for
+		 * the generator: XDP_ABORTED, nothing is sent. */
+		__u8 z[ETH_HLEN] = { 0 };
+		LIBBPF_OPTS(bpf_test_run_opts, tr, .data_in = z, .data_size_in = sizeof(z),
+			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .repeat = 1);
+
+		if (bpf_prog_test_run_opts(bpf_program__fd(l.skel->progs.lp_gen), &tr) &&
+		    (errno == EPERM || errno == EOPNOTSUPP || errno == EINVAL)) {
+			printf("{\"skipped\":\"the kernel refuses BPF_PROG_RUN live frames (%s)\"}\n",
+			       strerror(errno));
+			fprintf(stderr, "livepps: the kernel refuses live frames: %s\n", strerror(errno));
+			livepps__destroy(l.skel);
+			return 77;
+		}
+	}
 
 	/* Counters on every backend's eth0. */
 	for (i = 0; i < NR_BK; i++) {

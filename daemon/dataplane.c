@@ -11,13 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
@@ -304,6 +308,7 @@ int sl_dp_open(struct sl_dp **out, const struct sl_dp_opts *o, char *err, size_t
 		return errf(err, errlen, ENOMEM, "out of memory");
 	dp = &st->pub;
 	dp->nr_cpus = libbpf_num_possible_cpus();
+	dp->pkt_fd = -1;
 	/* the first apply rewrites the address set and resolves next hops
 	 * whatever it finds: adopted maps may be from a sluiced that died
 	 * half way */
@@ -422,6 +427,8 @@ void sl_dp_close(struct sl_dp *dp)
 	if (!dp)
 		return;
 	unmap_live(dp);
+	if (dp->pkt_fd >= 0)
+		close(dp->pkt_fd);
 	sluice__destroy(dp->skel);
 	free(ST(dp)->addrs);
 	free(ST(dp));
@@ -1354,31 +1361,115 @@ int sl_dp_teardown(const struct sl_config *cfg, const char *pin_root, char *err,
 /*
  * Run the client's SYN of flow k, rebuilt from its entry c exactly as the
  * client sent it (include/sluice/syn.h, sl_syn_client_frame), through the
- * XDP program as a live frame arriving on the SYN's ingress interface: a
- * SYN for a PENDING flow past its connect_timeout is redispatched by the
- * program itself (see dataplane.h).
+ * XDP program arriving on the SYN's ingress interface: a SYN for a PENDING
+ * flow past its connect_timeout is redispatched by the program itself (see
+ * dataplane.h). Two ways to hand it over:
+ *
+ * inject_live: a live frame, the kernel carries out the verdict (redirect,
+ * XDP_TX, the stack for XDP_PASS).
  */
+static int inject_live(struct sl_dp *dp, void *frame, __u32 len, __u32 ifindex)
+{
+	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+
+	if (bpf_prog_test_run_opts(sl_dp_prog_fd(dp), &o))
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+/* The redirect target (an sl_tx interface) whose address is mac: the
+ * one the program rewrote the frame to leave by, since a next hop's
+ * source MAC is its interface's. 0 when none or more than one has it. */
+static __u32 tx_ifindex_of(struct sl_dp *dp, const __u8 *mac)
+{
+	__u32 key, *prev = NULL, found = 0;
+	struct ifreq ifr;
+
+	while (!bpf_map_get_next_key(FD(dp, sl_tx), prev, &key)) {
+		prev = &key;
+		if (!if_indextoname(key, ifr.ifr_name) || ioctl(dp->pkt_fd, SIOCGIFHWADDR, &ifr) ||
+		    memcmp(ifr.ifr_hwaddr.sa_data, mac, ETH_ALEN))
+			continue;
+		if (found)
+			return 0;
+		found = key;
+	}
+	return found;
+}
+
+/* inject_replay: the frame through the program in an ordinary test run, and its verdict
+ * carried out here: a redirect leaves by the configured interface whose
+ * MAC the rewritten frame carries as its source, XDP_TX by the ingress
+ * interface, both through a packet socket (CAP_NET_RAW). XDP_DROP sends
+ * nothing; XDP_PASS (the stack's: a next hop unresolved) cannot be
+ * replayed and is -ENETUNREACH. The maps change as with a live frame:
+ * the same program ran. */
+static int inject_replay(struct sl_dp *dp, void *frame, __u32 len, __u32 ifindex)
+{
+	__u8 out[SL_SYN_FRAME_MAX + 64];
+	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .data_out = out, .data_size_out = sizeof(out),
+		    .repeat = 1);
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_halen = ETH_ALEN };
+	__u32 tx;
+
+	if (dp->pkt_fd < 0) {
+		dp->pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+		if (dp->pkt_fd < 0) {
+			int e = errno;
+
+			if (!dp->pkt_warned)
+				sl_log(LOG_WARNING, "cannot open a packet socket (%s): timed-out "
+				       "connects wait for the client's own SYN retransmission", strerror(e));
+			dp->pkt_warned = true;
+			return -e;
+		}
+	}
+	if (bpf_prog_test_run_opts(sl_dp_prog_fd(dp), &o))
+		return errno ? -errno : -EIO;
+	if (o.retval == XDP_DROP)
+		return 0;
+	if ((o.retval != XDP_REDIRECT && o.retval != XDP_TX) || o.data_size_out < ETH_HLEN ||
+	    o.data_size_out > sizeof(out))
+		return -ENETUNREACH;
+	tx = o.retval == XDP_TX ? ifindex : tx_ifindex_of(dp, out + ETH_ALEN);
+	if (!tx)
+		return -ENETUNREACH;
+	sll.sll_ifindex = (int)tx;
+	memcpy(&sll.sll_protocol, out + 2 * ETH_ALEN, sizeof(sll.sll_protocol));
+	memcpy(sll.sll_addr, out, ETH_ALEN);
+	if (sendto(dp->pkt_fd, out, o.data_size_out, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -errno;
+	return 0;
+}
+
+void sl_dp_inject_mode(struct sl_dp *dp, enum sl_inject_mode m)
+{
+	dp->inject = m;
+}
+
 int sl_dp_inject_syn(struct sl_dp *dp, const struct sl_flow_key *k, const struct sl_conn *c)
 {
 	__u8 frame[SL_SYN_FRAME_MAX];
-	struct xdp_md ctx;
 	__u32 len;
-	LIBBPF_OPTS(bpf_test_run_opts, o);
+	int rc;
 
 	if (!dp || !k || !c || k->proto != IPPROTO_TCP || !c->syn_ifindex ||
 	    (k->family != SL_AF_INET && k->family != SL_AF_INET6))
 		return -EINVAL;
 	len = sl_syn_client_frame(frame, k, c);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.data_end = len;
-	ctx.ingress_ifindex = c->syn_ifindex;
-	o.data_in = frame;
-	o.data_size_in = len;
-	o.ctx_in = &ctx;
-	o.ctx_size_in = sizeof(ctx);
-	o.repeat = 1;
-	o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
-	if (bpf_prog_test_run_opts(sl_dp_prog_fd(dp), &o))
-		return errno ? -errno : -EIO;
-	return 0;
+	if (dp->inject != SL_INJECT_REPLAY) {
+		rc = inject_live(dp, frame, len, c->syn_ifindex);
+		if (rc != -EPERM && rc != -EOPNOTSUPP)
+			return rc;
+		/* before 5.18, or a kernel that keeps live frames from
+		 * BPF_PROG_RUN: the same frame, its verdict carried out here */
+		sl_log(LOG_NOTICE, "live frames refused (%s): redispatched SYNs are replayed "
+		       "(test run, then a packet socket)", strerror(-rc));
+		dp->inject = SL_INJECT_REPLAY;
+	}
+	return inject_replay(dp, frame, len, c->syn_ifindex);
 }

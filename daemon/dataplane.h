@@ -21,6 +21,12 @@ struct sl_dp_opts {
 	__u32 pending_table_size; /* 0: SL_PENDING_DEFAULT */
 };
 
+/* How sl_dp_inject_syn hands the program a SYN (see there). */
+enum sl_inject_mode {
+	SL_INJECT_AUTO,         /* live frames, replay once the kernel refuses them */
+	SL_INJECT_REPLAY,       /* test run, the verdict carried out by sluiced */
+};
+
 struct sl_dp {
 	struct sluice *skel;
 	char pin_root[256];
@@ -32,6 +38,9 @@ struct sl_dp {
 	 * operations (the data path moves them too) */
 	struct sl_bk_live *bk_live;
 	struct sl_svc_live *svc_live;
+	enum sl_inject_mode inject;
+	int pkt_fd;             /* packet socket of replayed SYNs, -1: none yet */
+	bool pkt_warned;        /* said once that it cannot be opened */
 };
 
 /* Open the object, adopt pinned maps of the same layout or create and pin
@@ -113,17 +122,26 @@ int sl_dp_ensure_bpffs(const char *pin_root, char *err, size_t errlen);
  * Redispatch without waiting for the client: run the client's SYN of flow
  * k (connection entry c, as read from sl_conn) through the XDP program,
  * rebuilt exactly as the client sent it (its MACs, VLAN tag, addresses,
- * TTL, ISN, window, options; sl_syn_client_frame in <sluice/syn.h>), as a
- * live frame (BPF_F_TEST_XDP_LIVE_FRAMES, repeat 1) arriving on the
- * interface the SYN came in by (c->syn_ifindex). The program treats it as
- * the client's retransmission: for a PENDING flow older than the service's
- * connect_timeout_ms it moves the flow to another backend (within
- * redispatch_max) and sends the SYN there; otherwise the SYN goes to the
- * flow's backend again. Call it after claiming the timeout (deleting the
- * sl_pending entry), for an entry that is PENDING with redispatches below
- * the service's redispatch_max. 0, or -errno (-EINVAL: not a TCP flow
- * entry made by a SYN).
+ * TTL, ISN, window, options; sl_syn_client_frame in <sluice/syn.h>),
+ * arriving on the interface the SYN came in by (c->syn_ifindex). The
+ * program treats it as the client's retransmission: for a PENDING flow
+ * older than the service's connect_timeout_ms it moves the flow to another
+ * backend (within redispatch_max) and sends the SYN there; otherwise the
+ * SYN goes to the flow's backend again. Call it after claiming the timeout
+ * (deleting the sl_pending entry), for an entry that is PENDING with
+ * redispatches below the service's redispatch_max.
+ *
+ * The frame is a live frame (BPF_F_TEST_XDP_LIVE_FRAMES, repeat 1): the
+ * kernel carries out the verdict. Where the kernel refuses live frames
+ * (EPERM, EOPNOTSUPP: older than 5.18, or kept from BPF_PROG_RUN), from
+ * then on it is replayed: an ordinary test run, and a redirect or XDP_TX
+ * sent by sluiced through a packet socket (docs/decisions.md).
+ * 0, or -errno (-EINVAL: not a TCP flow entry made by a SYN;
+ * -ENETUNREACH: a replayed verdict sluiced cannot carry out, XDP_PASS).
  */
 int sl_dp_inject_syn(struct sl_dp *dp, const struct sl_flow_key *k, const struct sl_conn *c);
+
+/* Choose how sl_dp_inject_syn hands the program its SYN (tests: both). */
+void sl_dp_inject_mode(struct sl_dp *dp, enum sl_inject_mode m);
 
 #endif

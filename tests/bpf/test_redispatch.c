@@ -1045,7 +1045,7 @@ static void inject_frame_v6_vlan(void **state)  { injected_frame(6, 1, TCPOPT, s
  * and the new backend gets the SYN. The backend's next hop is pointed at
  * sl-b0 for this test, so the frame can be caught on its peer sl-b1.
  */
-static void inject_redispatches(int af)
+static void inject_redispatches(int af, enum sl_inject_mode mode)
 {
 	__u32 svc = svc_id_of(af), c[SL_PROBES + 1];
 	uint16_t port = 38000;
@@ -1063,6 +1063,7 @@ static void inject_redispatches(int af)
 
 	assert_int_not_equal(if_b1, 0);
 	assert_int_equal(system("ethtool -K sl-b1 gro on >/dev/null 2>&1"), 0);
+	sl_dp_inject_mode(fx.dp, mode);
 	svc_set(af, 2, 200, 0);
 	pending_syn(&s, af, 0, &port, 2, c);
 	fx_nh_mac(c[1], mac);
@@ -1121,8 +1122,12 @@ static void inject_redispatches(int af)
 	assert_int_equal(sl_dp_set_nexthop(fx.dp, c[1], fx.if_lo, mac, FX_MAC_NH_SRC), 0);
 }
 
-static void inject_v4(void **state) { inject_redispatches(4); }
-static void inject_v6(void **state) { inject_redispatches(6); }
+/* as the kernel allows: live frames, or replayed where they are refused */
+static void inject_v4(void **state) { inject_redispatches(4, SL_INJECT_AUTO); }
+static void inject_v6(void **state) { inject_redispatches(6, SL_INJECT_AUTO); }
+/* replayed: a test run, the redirect sent by a packet socket */
+static void inject_replay_v4(void **state) { inject_redispatches(4, SL_INJECT_REPLAY); }
+static void inject_replay_v6(void **state) { inject_redispatches(6, SL_INJECT_REPLAY); }
 
 int main(void)
 {
@@ -1162,6 +1167,8 @@ int main(void)
 		cmocka_unit_test_setup(inject_frame_v6_vlan, per_test),
 		cmocka_unit_test_setup(inject_v4, per_test),
 		cmocka_unit_test_setup(inject_v6, per_test),
+		cmocka_unit_test_setup(inject_replay_v4, per_test),
+		cmocka_unit_test_setup(inject_replay_v6, per_test),
 	};
 
 	fx_require_privileges();

@@ -51,7 +51,8 @@ LAB_SLUICED=$wrapper
 
 sl() { lab_gw_exec "$SLUICE" -R "$LAB_RUN_DIR" "$@"; }
 conf=$LAB_DIR/sluice.conf
-LAB_SVC_EXTRA='check = { type = "tcp"; interval_ms = 100; timeout_ms = 100; rise = 1; fall = 2; };'
+LAB_SVC_EXTRA='check = { type = "tcp"; interval_ms = 100; timeout_ms = 100; rise = 1; fall = 2; };
+    connect_timeout_ms = 200; redispatch_max = 2;'
 lab_write_config "$conf" both 1 2 3 || lab_fail "lab_write_config"
 lab_start_sluiced "$conf" || lab_fail "sluiced did not start with $caps"
 eff=$(awk '/^CapEff/ { print $2 }' "/proc/$LAB_SLUICED_PID/status")
@@ -83,7 +84,25 @@ lab_stop_sluiced || lab_fail "sluiced did not stop cleanly"
 lab_start_sluiced "$conf" || lab_fail "sluiced did not restart with $caps"
 grep -q 'adopt' "$LAB_SLUICED_LOG" || lab_fail "no adoption in the log"
 lab_check_burst "$conf" web "$LAB_VIP4" 40 --check-stats || lab_fail "burst after the restart"
+echo "a connect b2 leaves unanswered: sluiced sends the client's SYN on (live frame or replay)"
+# b2 drops the client's packets only: its health check (from the
+# gateway) passes, the flow stays on b2 until connect_timeout_ms
+lab_exec b2 nft -f - <<EOF || lab_fail "nft"
+table inet sl_caps {
+	chain in { type filter hook input priority -300; ip saddr $LAB_CLIENT4 drop; }
+}
+EOF
+lab_sport_for "$conf" web b2 || lab_fail "no source port for b2"
+r0=$(lab_exec c nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }')
+lab_c_exec "$LAB_TOOLS/slconn" burst "$LAB_VIP4" "$LAB_PORT" --sport-base "$LAB_SPORT" --count 1 \
+	--timeout-ms 3000 >/dev/null || lab_fail "the connection b2 left unanswered failed"
+r1=$(lab_exec c nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }')
+m=$(lab_bk_field 2 redispatched)
+lab_exec b2 nft delete table inet sl_caps
+echo "  b2: moved $m; client SYN retransmissions $r0 -> $r1"
+((m == 1)) || lab_fail "the flow was not redispatched off b2 (moved $m)"
+[ "$r1" = "$r0" ] || lab_fail "the client retransmitted its SYN: sluiced did not send it on"
 if grep -E '<[34]>' "$LAB_SLUICED_LOG" | grep -iE 'permission|not permitted|EPERM'; then
 	lab_fail "permission errors in the log (above)"
 fi
-echo "PASS: sluiced with only $caps (no_new_privs): attach, balance, checks, CLI, reload, adoption"
+echo "PASS: sluiced with only $caps (no_new_privs): attach, balance, checks, CLI, reload, adoption, redispatch"

@@ -49,10 +49,10 @@ echo "systemd unit"
 unit=packaging/sluiced.service
 for want in 'Type=notify' 'ExecStart=/usr/local/sbin/sluiced --config /etc/sluice/sluice.conf' \
 	'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=on-failure' 'NoNewPrivileges=yes' \
-	'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_SYS_RESOURCE' \
-	'AmbientCapabilities=CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_SYS_RESOURCE' \
+	'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_NET_RAW CAP_PERFMON CAP_SYS_RESOURCE' \
+	'AmbientCapabilities=CAP_BPF CAP_NET_ADMIN CAP_NET_RAW CAP_PERFMON CAP_SYS_RESOURCE' \
 	'ProtectSystem=strict' 'ReadWritePaths=/sys/fs/bpf /run/sluice' 'ProtectHome=yes' 'PrivateTmp=yes' \
-	'RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6' 'LockPersonality=yes' \
+	'RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6 AF_PACKET' 'LockPersonality=yes' \
 	'MemoryDenyWriteExecute=yes' 'SystemCallArchitectures=native' 'RuntimeDirectory=sluice'; do
 	grep -qxF -- "$want" "$unit" || bad "$unit: no line '$want'"
 done
