@@ -1363,19 +1363,29 @@ int sl_dp_teardown(const struct sl_config *cfg, const char *pin_root, char *err,
  * client sent it (include/sluice/syn.h, sl_syn_client_frame), through the
  * XDP program arriving on the SYN's ingress interface: a SYN for a PENDING
  * flow past its connect_timeout is redispatched by the program itself (see
- * dataplane.h). Two ways to hand it over:
+ * dataplane.h). Two ways to hand it over: a live frame, the kernel
+ * carrying out the verdict (redirect, XDP_TX, the stack for XDP_PASS), or
+ * inject_replay below.
  *
- * inject_live: a live frame, the kernel carries out the verdict (redirect,
- * XDP_TX, the stack for XDP_PASS).
+ * run_syn: the frame through the program on ingress ifindex; live, or with
+ * the verdict and the rewritten frame back in *verdict, out and *out_len
+ * (out's size on entry).
  */
-static int inject_live(struct sl_dp *dp, void *frame, __u32 len, __u32 ifindex)
+static int run_syn(struct sl_dp *dp, void *frame, __u32 len, __u32 ifindex, bool live,
+		   void *out, __u32 *out_len, __u32 *verdict)
 {
 	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+		    .ctx_size_in = sizeof(ctx), .repeat = 1,
+		    .flags = live ? BPF_F_TEST_XDP_LIVE_FRAMES : 0,
+		    .data_out = out, .data_size_out = out_len ? *out_len : 0);
 
 	if (bpf_prog_test_run_opts(sl_dp_prog_fd(dp), &o))
 		return errno ? -errno : -EIO;
+	if (out_len)
+		*out_len = o.data_size_out;
+	if (verdict)
+		*verdict = o.retval;
 	return 0;
 }
 
@@ -1399,8 +1409,8 @@ static __u32 tx_ifindex_of(struct sl_dp *dp, const __u8 *mac)
 	return found;
 }
 
-/* inject_replay: the frame through the program in an ordinary test run, and its verdict
- * carried out here: a redirect leaves by the configured interface whose
+/* inject_replay: the frame through the program in an ordinary test run,
+ * and its verdict carried out here: a redirect leaves by the configured interface whose
  * MAC the rewritten frame carries as its source, XDP_TX by the ingress
  * interface, both through a packet socket (CAP_NET_RAW). XDP_DROP sends
  * nothing; XDP_PASS (the stack's: a next hop unresolved) cannot be
@@ -1409,12 +1419,9 @@ static __u32 tx_ifindex_of(struct sl_dp *dp, const __u8 *mac)
 static int inject_replay(struct sl_dp *dp, void *frame, __u32 len, __u32 ifindex)
 {
 	__u8 out[SL_SYN_FRAME_MAX + 64];
-	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .data_out = out, .data_size_out = sizeof(out),
-		    .repeat = 1);
+	__u32 out_len = sizeof(out), verdict, tx;
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_halen = ETH_ALEN };
-	__u32 tx;
+	int rc;
 
 	if (dp->pkt_fd < 0) {
 		dp->pkt_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -1428,20 +1435,21 @@ static int inject_replay(struct sl_dp *dp, void *frame, __u32 len, __u32 ifindex
 			return -e;
 		}
 	}
-	if (bpf_prog_test_run_opts(sl_dp_prog_fd(dp), &o))
-		return errno ? -errno : -EIO;
-	if (o.retval == XDP_DROP)
+	rc = run_syn(dp, frame, len, ifindex, false, out, &out_len, &verdict);
+	if (rc)
+		return rc;
+	if (verdict == XDP_DROP)
 		return 0;
-	if ((o.retval != XDP_REDIRECT && o.retval != XDP_TX) || o.data_size_out < ETH_HLEN ||
-	    o.data_size_out > sizeof(out))
+	if ((verdict != XDP_REDIRECT && verdict != XDP_TX) || out_len < ETH_HLEN ||
+	    out_len > sizeof(out))
 		return -ENETUNREACH;
-	tx = o.retval == XDP_TX ? ifindex : tx_ifindex_of(dp, out + ETH_ALEN);
+	tx = verdict == XDP_TX ? ifindex : tx_ifindex_of(dp, out + ETH_ALEN);
 	if (!tx)
 		return -ENETUNREACH;
 	sll.sll_ifindex = (int)tx;
 	memcpy(&sll.sll_protocol, out + 2 * ETH_ALEN, sizeof(sll.sll_protocol));
 	memcpy(sll.sll_addr, out, ETH_ALEN);
-	if (sendto(dp->pkt_fd, out, o.data_size_out, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+	if (sendto(dp->pkt_fd, out, out_len, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		return -errno;
 	return 0;
 }
@@ -1462,7 +1470,7 @@ int sl_dp_inject_syn(struct sl_dp *dp, const struct sl_flow_key *k, const struct
 		return -EINVAL;
 	len = sl_syn_client_frame(frame, k, c);
 	if (dp->inject != SL_INJECT_REPLAY) {
-		rc = inject_live(dp, frame, len, c->syn_ifindex);
+		rc = run_syn(dp, frame, len, c->syn_ifindex, true, NULL, NULL, NULL);
 		if (rc != -EPERM && rc != -EOPNOTSUPP)
 			return rc;
 		/* before 5.18, or a kernel that keeps live frames from
