@@ -381,6 +381,10 @@ EOF
 	fi
 }
 
+# lab_syn_retrans: SYNs the client's kernel has retransmitted so far
+# (TcpExtTCPSynRetrans in namespace c).
+lab_syn_retrans() { lab_exec c nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }'; }
+
 # lab_slow I MS | lab_slow I off: hold backend I's SYN-ACKs for MS ms in
 # its namespace (an NFQUEUE rule and build/tests/e2e/sldelay; the lab has
 # no netem), or stop doing so.

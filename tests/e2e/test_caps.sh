@@ -93,10 +93,10 @@ table inet sl_caps {
 }
 EOF
 lab_sport_for "$conf" web b2 || lab_fail "no source port for b2"
-r0=$(lab_exec c nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }')
+r0=$(lab_syn_retrans)
 lab_c_exec "$LAB_TOOLS/slconn" burst "$LAB_VIP4" "$LAB_PORT" --sport-base "$LAB_SPORT" --count 1 \
 	--timeout-ms 3000 >/dev/null || lab_fail "the connection b2 left unanswered failed"
-r1=$(lab_exec c nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }')
+r1=$(lab_syn_retrans)
 m=$(lab_bk_field 2 redispatched)
 lab_exec b2 nft delete table inet sl_caps
 echo "  b2: moved $m; client SYN retransmissions $r0 -> $r1"

@@ -40,7 +40,6 @@ stream_done() {
 		lab_fail "$1: connections failed: $(grep 'sport' "$LAB_DIR/$1.rate" | head -n 3)"
 }
 moved() { lab_bk_field 2 redispatched; }
-synretrans() { lab_exec c nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }'; }
 
 echo "(a) b2's server killed under a stream of new connections"
 stream crash 3
@@ -55,12 +54,12 @@ echo "(b) b2 black-holed (no active check: passive signals only)"
 lab_backend_start 2 || lab_fail "restarting b2"
 lab_stop_sluiced >/dev/null; lab_detach "$conf" >/dev/null
 lab_start_sluiced "$conf" || lab_fail "sluiced did not start again"
-r0=$(synretrans)
+r0=$(lab_syn_retrans)
 stream blackhole 3
 sleep 1
 lab_blackhole 2 on || lab_fail "nft"
 stream_done blackhole
-r1=$(synretrans)
+r1=$(lab_syn_retrans)
 m=$(moved)
 echo "  b2: connect timeouts $(lab_bk_field 2 timeouts) claimed by the data path, moved $m, gate $(lab_gate 2); client SYN retransmissions $r0 -> $r1"
 ((m >= 1)) || lab_fail "no flow was redispatched off the black-holed b2"
